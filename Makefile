@@ -1,0 +1,61 @@
+# cams-delete-instance: every target sets up what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+PORT ?= 9000
+
+# Tests talk to loopback only; a proxy would intercept even 127.0.0.1.
+unexport HTTP_PROXY HTTPS_PROXY ALL_PROXY http_proxy https_proxy all_proxy
+export PYTHONPATH := $(CURDIR)/handler:$(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup test lint typecheck unit test-runtimes demo serve package bench clean lock
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements-dev.txt
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+# The suite again under the FC runtimes' interpreters (python3.10 and python3.12).
+test-runtimes: setup
+	tools/test-runtime 3.10
+	tools/test-runtime 3.12
+
+demo: setup
+	$(PY) -m cams_local demo
+
+serve: setup
+	$(PY) -m cams_local serve --port $(PORT)
+
+package: setup
+	$(PY) tools/build_package.py --runtime python3.10 --output dist/function.zip
+
+bench: setup
+	$(PY) -m bench
+
+# Re-pin after editing requirements*.in.
+lock: setup
+	$(VENV)/bin/uv pip compile -q --universal --python-version 3.10 --generate-hashes requirements.in -o requirements.txt
+	$(VENV)/bin/uv pip compile -q --universal --python-version 3.10 requirements-dev.in -o requirements-dev.txt
+
+clean:
+	rm -rf $(VENV) .venv-py* dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis
