@@ -1,0 +1,260 @@
+"""One DeleteInstance call through the official SDK, and what its answer means.
+
+The SDK is imported lazily: input that fails validation never pays for its ~575 modules,
+and `initialize` imports it ahead of the first invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from cams_delete.credentials import RoleCredentials
+from cams_delete.results import DeletionResult, Outcome, cams_message, failed
+
+# Codes that say "try again later" whatever the HTTP status (some gateways answer
+# Throttling.* with 400, and some business layers with 200).
+_RETRYABLE_CODE_PREFIXES = ("Throttling",)
+_RETRYABLE_CODES = frozenset({"InternalError", "ServiceUnavailable", "SystemBusy", "ServiceBusy"})
+_DENIED_CODE_PREFIXES = ("Forbidden", "NoPermission")
+_CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    protocol: str
+    region: str
+
+
+def load_sdk() -> None:
+    """Import the SDK modules a call needs, so the first invocation does not."""
+    import alibabacloud_cams20200606.client  # noqa: F401, PLC0415
+    import alibabacloud_tea_openapi.exceptions  # noqa: F401, PLC0415
+    import requests.exceptions  # noqa: F401, PLC0415
+
+
+class ClientCache:
+    """SDK clients by endpoint and credentials: reused while the role keys stay the same.
+
+    Bounded (keys rotate, so old entries are dropped) and safe to use from batch threads.
+    """
+
+    def __init__(self, capacity: int = 4) -> None:
+        self._capacity = capacity
+        self._clients: OrderedDict[tuple[Endpoint, RoleCredentials], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, endpoint: Endpoint, credentials: RoleCredentials) -> Any:
+        key = (endpoint, credentials)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+        client = _new_client(endpoint, credentials)
+        with self._lock:
+            self._clients[key] = client
+            self._clients.move_to_end(key)
+            while len(self._clients) > self._capacity:
+                self._clients.popitem(last=False)
+        return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+
+def _new_client(endpoint: Endpoint, credentials: RoleCredentials) -> Any:
+    from alibabacloud_cams20200606.client import Client  # noqa: PLC0415
+    from alibabacloud_tea_openapi.utils_models import Config  # noqa: PLC0415
+
+    # Keys passed explicitly: the SDK's default credential chain would start a
+    # scheduler thread and read variables frozen at import time.
+    config = Config(
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        endpoint=endpoint.host,
+        protocol=endpoint.protocol,
+        region_id=endpoint.region,
+    )
+    return Client(config)
+
+
+def delete_once(
+    client: Any,
+    instance_id: str,
+    *,
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    not_found_codes: frozenset[str],
+) -> DeletionResult:
+    """Send one DeleteInstance and classify the answer; never retries by itself."""
+    from alibabacloud_cams20200606.models import DeleteInstanceRequest  # noqa: PLC0415
+    from darabonba.runtime import RuntimeOptions  # noqa: PLC0415
+    from Tea.exceptions import TeaException  # noqa: PLC0415
+
+    runtime = RuntimeOptions(
+        connect_timeout=max(1, int(connect_timeout_s * 1000)),
+        read_timeout=max(1, int(read_timeout_s * 1000)),
+        autoretry=False,
+    )
+    try:
+        response = client.delete_instance_with_options(
+            DeleteInstanceRequest(instance_id=instance_id), runtime
+        )
+    except TeaException as error:
+        return classify_error(error, instance_id, not_found_codes)
+    body = response.body.to_map() if response.body is not None else {}
+    return classify_body(body, instance_id, not_found_codes)
+
+
+def classify_body(
+    body: dict[str, Any], instance_id: str, not_found_codes: frozenset[str]
+) -> DeletionResult:
+    """An HTTP 200 answer. `Code` decides; the `Success` flag is not trusted (the API's
+    own sample pairs Code OK with Success false)."""
+    code = body.get("Code")
+    request_id = _text(body.get("RequestId"))
+    message = cams_message(body.get("Message"))
+    detail = parse_access_denied_detail(body.get("AccessDeniedDetail"))
+    if code == "OK":
+        return DeletionResult(instance_id, Outcome.DELETED, "OK", message, 200, request_id, detail)
+    if not isinstance(code, str) or not code:
+        return failed(
+            instance_id,
+            "UpstreamInvalidResponse",
+            "CAMS answered without a Code; the deletion may or may not have happened",
+            502,
+            retryable=True,
+            request_id=request_id,
+        )
+    return _classify_code(
+        code, message, None, instance_id,
+        not_found_codes=not_found_codes, request_id=request_id, detail=detail,
+    )  # fmt: skip
+
+
+def classify_error(
+    error: Exception, instance_id: str, not_found_codes: frozenset[str]
+) -> DeletionResult:
+    """An exception from the SDK: a gateway error (4xx/5xx) or a transport failure."""
+    status = getattr(error, "status_code", None)
+    if not isinstance(status, int):
+        return _classify_transport(error, instance_id)
+    raw_code = getattr(error, "code", None)
+    code = raw_code if isinstance(raw_code, str) and raw_code not in ("", "None") else None
+    data = getattr(error, "data", None)
+    request_id = _text(getattr(error, "request_id", None))
+    if request_id is None and isinstance(data, dict):
+        request_id = _text(data.get("RequestId"))
+    detail = parse_access_denied_detail(getattr(error, "access_denied_detail", None))
+    message = cams_message(getattr(error, "message", None))
+    retry_after_ms = getattr(error, "retry_after", None)
+    retry_after_s = retry_after_ms / 1000 if isinstance(retry_after_ms, int | float) else None
+    if retry_after_s is not None and retry_after_s > 0:
+        return failed(
+            instance_id, code or "Throttling", message, 429, retryable=True,
+            request_id=request_id, access_denied_detail=detail, retry_after_s=retry_after_s,
+        )  # fmt: skip
+    if code is None:
+        retryable = status >= 500
+        return failed(
+            instance_id, f"UpstreamHttp{status}", message, 502 if retryable else status,
+            retryable=retryable, request_id=request_id,
+        )  # fmt: skip
+    return _classify_code(
+        code, message, status, instance_id,
+        not_found_codes=not_found_codes, request_id=request_id, detail=detail,
+    )  # fmt: skip
+
+
+def _classify_code(
+    code: str,
+    message: str | None,
+    status: int | None,
+    instance_id: str,
+    *,
+    not_found_codes: frozenset[str],
+    request_id: str | None,
+    detail: dict[str, Any] | None,
+) -> DeletionResult:
+    if code in not_found_codes:
+        # Idempotent delete: gone is gone, whether now or by an earlier attempt.
+        return DeletionResult(
+            instance_id, Outcome.ALREADY_DELETED, code, message, 200, request_id, detail
+        )
+    if code.startswith(_RETRYABLE_CODE_PREFIXES):
+        return failed(instance_id, code, message, 429, retryable=True, request_id=request_id)
+    if code in _RETRYABLE_CODES or (status is not None and status >= 500):
+        http_status = 503 if code == "ServiceUnavailable" or status == 503 else 502
+        return failed(
+            instance_id, code, message, http_status, retryable=True, request_id=request_id
+        )
+    if status == 403 or code.startswith(_DENIED_CODE_PREFIXES):
+        return failed(
+            instance_id, code, message, 403, retryable=False,
+            request_id=request_id, access_denied_detail=detail,
+        )  # fmt: skip
+    if code.startswith(_CALLER_INPUT_CODE_PREFIXES):
+        return failed(instance_id, code, message, 400, retryable=False, request_id=request_id)
+    # Business refusals (200) and the function's own credential or configuration
+    # problems (signature, key, token, action): the caller cannot fix them by retrying.
+    return failed(
+        instance_id, code, message, 502, retryable=False,
+        request_id=request_id, access_denied_detail=detail,
+    )  # fmt: skip
+
+
+def _classify_transport(error: Exception, instance_id: str) -> DeletionResult:
+    """No HTTP answer, or one that could not be read. All retryable: a delete that did
+    happen comes back as already_deleted on the next attempt."""
+    import requests.exceptions  # noqa: PLC0415 - the SDK's sync transport; loaded with it
+
+    cause = _root_cause(error)
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        code, text, status = "UpstreamUnavailable", "connecting to CAMS timed out", 503
+    elif isinstance(cause, requests.exceptions.Timeout | TimeoutError):
+        code, text, status = "UpstreamTimeout", "CAMS did not answer in time", 504
+    elif isinstance(cause, requests.exceptions.ConnectionError | ConnectionError):
+        code, text, status = "UpstreamUnavailable", "the connection to CAMS failed", 503
+    elif isinstance(cause, ValueError):
+        code, text, status = "UpstreamInvalidResponse", "CAMS's answer could not be read", 502
+    else:
+        code, text, status = "UpstreamError", f"calling CAMS failed ({type(cause).__name__})", 502
+    return failed(instance_id, code, text, status, retryable=True)
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current = error
+    while id(current) not in seen:
+        seen.add(id(current))
+        inner = getattr(current, "inner_exception", None)
+        if isinstance(inner, BaseException):
+            current = inner
+            continue
+        break
+    return current
+
+
+def parse_access_denied_detail(value: object) -> dict[str, Any] | None:
+    """CAMS sends AccessDeniedDetail as a JSON string ("{}" when empty), gateways as an
+    object; either becomes an object, and an empty one becomes null."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {"Detail": value}
+    if isinstance(value, dict):
+        return value or None
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,204 @@
+"""Configuration from environment variables, checked once and failing fast by name."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_REGION = "ap-southeast-1"
+# CAMS documents no "instance not found" code. This is the code the project's
+# emulator answers with; it is an assumption until CAMS publishes its list.
+DEFAULT_NOT_FOUND_CODES = ("InvalidInstanceId.NotFound",)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
+_HOST_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?")
+_CODE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+VARIABLES = (
+    "CAMS_REGION",
+    "CAMS_ENDPOINT",
+    "CAMS_PROTOCOL",
+    "CAMS_NOT_FOUND_CODES",
+    "PROTECTED_INSTANCE_IDS",
+    "DRY_RUN",
+    "LOG_LEVEL",
+    "MAX_ATTEMPTS",
+    "MAX_CONCURRENCY",
+    "MAX_BATCH_SIZE",
+    "HTTP_BEARER_TOKEN_SHA256",
+    "CAMS_CONNECT_TIMEOUT_MS",
+    "CAMS_READ_TIMEOUT_MS",
+    "DEADLINE_MARGIN_MS",
+    "RETRY_BASE_DELAY_MS",
+    "RETRY_MAX_DELAY_MS",
+)
+
+
+class ConfigError(ValueError):
+    """A variable has a value the function cannot run with."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    endpoint: str
+    protocol: str
+    not_found_codes: frozenset[str]
+    protected_instance_ids: frozenset[str]
+    dry_run: bool
+    log_level: str
+    max_attempts: int
+    max_concurrency: int
+    max_batch_size: int
+    bearer_token_sha256: str | None
+    connect_timeout_s: float
+    read_timeout_s: float
+    deadline_margin_s: float
+    retry_base_delay_s: float
+    retry_max_delay_s: float
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Read and check every variable; the first bad one raises ConfigError naming it."""
+    # Imported here, not at module level: validation imports nothing heavy, but
+    # keeping the dependency one-way (config -> validation) avoids cycles.
+    from cams_delete.validation import instance_id_problem  # noqa: PLC0415
+
+    def text(name: str, default: str = "") -> str:
+        return environ.get(name, default).strip()
+
+    region = text("CAMS_REGION", DEFAULT_REGION) or DEFAULT_REGION
+    if not _REGION.fullmatch(region):
+        raise ConfigError("CAMS_REGION", f"{region!r} is not a region ID such as 'ap-southeast-1'")
+
+    endpoint = text("CAMS_ENDPOINT") or f"cams.{region}.aliyuncs.com"
+    match = _HOST_PORT.fullmatch(endpoint)
+    if not match:
+        raise ConfigError(
+            "CAMS_ENDPOINT",
+            f"{endpoint!r} is not host[:port] (no scheme, no path), "
+            f"e.g. cams.{region}.aliyuncs.com",
+        )
+    if match["port"] is not None and not 0 < int(match["port"]) < 65536:
+        raise ConfigError("CAMS_ENDPOINT", f"port {match['port']} is out of range")
+
+    protocol = (text("CAMS_PROTOCOL", "https") or "https").lower()
+    if protocol not in ("https", "http"):
+        raise ConfigError("CAMS_PROTOCOL", f"{protocol!r} must be 'https' (or 'http' for loopback)")
+    if protocol == "http" and not _is_loopback(match["host"]):
+        raise ConfigError(
+            "CAMS_PROTOCOL",
+            "'http' is allowed only for a loopback CAMS_ENDPOINT; role credentials never travel "
+            "in clear text",
+        )
+
+    not_found_codes = _csv(text("CAMS_NOT_FOUND_CODES", ",".join(DEFAULT_NOT_FOUND_CODES)))
+    for code in not_found_codes:
+        if not _CODE.fullmatch(code):
+            raise ConfigError("CAMS_NOT_FOUND_CODES", f"{code!r} is not an error code")
+
+    protected = _csv(text("PROTECTED_INSTANCE_IDS"))
+    for instance_id in protected:
+        problem = instance_id_problem(instance_id)
+        if problem is not None:
+            raise ConfigError("PROTECTED_INSTANCE_IDS", problem.message)
+
+    log_level = (text("LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+
+    token_hash = text("HTTP_BEARER_TOKEN_SHA256").lower() or None
+    if token_hash is not None and not _SHA256_HEX.fullmatch(token_hash):
+        raise ConfigError(
+            "HTTP_BEARER_TOKEN_SHA256",
+            "must be the 64-character hex SHA-256 of the token (printf %s TOKEN | sha256sum)",
+        )
+
+    retry_base_ms = _integer(environ, "RETRY_BASE_DELAY_MS", 100, 1, 60_000)
+    retry_max_ms = _integer(environ, "RETRY_MAX_DELAY_MS", 2_000, 1, 300_000)
+    if retry_max_ms < retry_base_ms:
+        raise ConfigError("RETRY_MAX_DELAY_MS", "must be at least RETRY_BASE_DELAY_MS")
+
+    return Settings(
+        region=region,
+        endpoint=endpoint,
+        protocol=protocol,
+        not_found_codes=frozenset(not_found_codes),
+        protected_instance_ids=frozenset(protected),
+        dry_run=_boolean(environ, "DRY_RUN"),
+        log_level=log_level,
+        max_attempts=_integer(environ, "MAX_ATTEMPTS", 4, 1, 10),
+        max_concurrency=_integer(environ, "MAX_CONCURRENCY", 8, 1, 64),
+        max_batch_size=_integer(environ, "MAX_BATCH_SIZE", 100, 1, 10_000),
+        bearer_token_sha256=token_hash,
+        connect_timeout_s=_integer(environ, "CAMS_CONNECT_TIMEOUT_MS", 5_000, 1, 60_000) / 1000,
+        read_timeout_s=_integer(environ, "CAMS_READ_TIMEOUT_MS", 10_000, 1, 300_000) / 1000,
+        deadline_margin_s=_integer(environ, "DEADLINE_MARGIN_MS", 1_000, 0, 60_000) / 1000,
+        retry_base_delay_s=retry_base_ms / 1000,
+        retry_max_delay_s=retry_max_ms / 1000,
+    )
+
+
+_cache_lock = threading.Lock()
+_cached: tuple[tuple[str | None, ...], Settings] | None = None
+
+
+def current_settings() -> Settings:
+    """Settings for the environment as it is now, parsed again only when it changed."""
+    global _cached  # noqa: PLW0603 - a one-entry cache; rebinding is atomic under the lock
+    snapshot = tuple(os.environ.get(name) for name in VARIABLES)
+    cached = _cached
+    if cached is not None and cached[0] == snapshot:
+        return cached[1]
+    settings = load_settings(os.environ)
+    with _cache_lock:
+        _cached = (snapshot, settings)
+    return settings
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _boolean(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(name, f"{value!r} is not a boolean: use 'true' or 'false'")
+
+
+def _integer(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"{raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,65 @@
+"""The function role's temporary keys, taken fresh for every invocation (they rotate)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, repr=False)
+class RoleCredentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None
+
+    def __repr__(self) -> str:
+        # Never print the secret or the token, not even by accident in a traceback.
+        return f"RoleCredentials(access_key_id={mask(self.access_key_id)!r}, secret=***, token=***)"
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(value for value in (self.access_key_secret, self.security_token) if value)
+
+
+class MissingCredentialsError(Exception):
+    """Neither the context nor the environment holds role keys."""
+
+
+def from_context(context: Any) -> RoleCredentials | None:
+    """python3.10 and older: `context.credentials`."""
+    credentials = getattr(context, "credentials", None)
+    if credentials is None:
+        return None
+    key_id = getattr(credentials, "access_key_id", None)
+    secret = getattr(credentials, "access_key_secret", None)
+    token = getattr(credentials, "security_token", None)
+    if not (isinstance(key_id, str) and key_id and isinstance(secret, str) and secret):
+        return None
+    return RoleCredentials(key_id, secret, token if isinstance(token, str) and token else None)
+
+
+def from_environment(environ: Mapping[str, str]) -> RoleCredentials | None:
+    """python3.12: FC puts the role's keys in ALIBABA_CLOUD_* variables."""
+    key_id = environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
+    secret = environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
+    token = environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", "")
+    if not (key_id and secret):
+        return None
+    return RoleCredentials(key_id, secret, token or None)
+
+
+def resolve(context: Any) -> RoleCredentials:
+    """Context first, then the environment as it is now (read per call, never at import)."""
+    credentials = from_context(context) or from_environment(os.environ)
+    if credentials is None:
+        raise MissingCredentialsError(
+            "No role credentials: the context has none and ALIBABA_CLOUD_ACCESS_KEY_ID / "
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set. Give the function a role"
+        )
+    return credentials
+
+
+def mask(access_key_id: str) -> str:
+    """Enough of a key ID to tell keys apart in logs, not enough to use it."""
+    return f"{access_key_id[:4]}***{access_key_id[-3:]}" if len(access_key_id) > 10 else "***"

@@ -1,0 +1,160 @@
+"""From extracted requests to results: validate, apply policy, delete each instance once."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from cams_delete import cams, logs
+from cams_delete.config import Settings
+from cams_delete.credentials import MissingCredentialsError, RoleCredentials
+from cams_delete.extract import Candidate, Extracted
+from cams_delete.results import DeletionResult, Outcome, failed
+from cams_delete.retry import Deadline, RetryPolicy, with_retries
+from cams_delete.validation import check_instance_id, policy_result
+
+_CLIENTS = cams.ClientCache()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one invocation may do: its settings, deadline and credentials."""
+
+    settings: Settings
+    deadline: Deadline
+    credentials: Callable[[], RoleCredentials]
+    dry_run: bool
+
+
+def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
+    """One result per extracted item, in input order; each distinct instance deleted once."""
+    results: list[DeletionResult | None] = [None] * len(extracted)
+    positions: dict[str, list[int]] = {}
+    for index, item in enumerate(extracted):
+        decided = _decide_without_cams(item, plan)
+        if isinstance(decided, DeletionResult):
+            results[index] = decided
+            log_result(decided, item, duration_s=0.0)
+        else:
+            positions.setdefault(decided, []).append(index)
+    for instance_id, result in _delete_all(list(positions), plan).items():
+        for index in positions[instance_id]:
+            results[index] = result
+    assert all(result is not None for result in results)
+    return [result for result in results if result is not None]
+
+
+def _decide_without_cams(item: Extracted, plan: Plan) -> str | DeletionResult:
+    if isinstance(item, DeletionResult):
+        return item
+    checked = check_instance_id(item.value)
+    if isinstance(checked, DeletionResult):
+        return checked
+    decided = policy_result(
+        checked, protected=plan.settings.protected_instance_ids, dry_run=plan.dry_run
+    )
+    return decided if decided is not None else checked
+
+
+def _delete_all(instance_ids: list[str], plan: Plan) -> dict[str, DeletionResult]:
+    if not instance_ids:
+        return {}
+    try:
+        credentials = plan.credentials()
+    except MissingCredentialsError as error:
+        return {
+            instance_id: _logged(
+                failed(instance_id, "MissingCredentials", str(error), 500, retryable=False), 0.0
+            )
+            for instance_id in instance_ids
+        }
+    logs.register_secrets(*credentials.secrets())
+    if len(instance_ids) == 1:
+        return {instance_ids[0]: delete_instance(instance_ids[0], credentials, plan)}
+    workers = min(plan.settings.max_concurrency, len(instance_ids))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cams-delete") as pool:
+        # Each task runs in a copy of this context, so its log lines keep the request id.
+        futures = {
+            instance_id: pool.submit(
+                contextvars.copy_context().run, delete_instance, instance_id, credentials, plan
+            )
+            for instance_id in instance_ids
+        }
+        return {instance_id: future.result() for instance_id, future in futures.items()}
+
+
+def delete_instance(instance_id: str, credentials: RoleCredentials, plan: Plan) -> DeletionResult:
+    settings = plan.settings
+    started = time.monotonic()
+    client = _CLIENTS.get(
+        cams.Endpoint(settings.endpoint, settings.protocol, settings.region), credentials
+    )
+
+    def attempt(connect_timeout_s: float, read_timeout_s: float) -> DeletionResult:
+        return cams.delete_once(
+            client,
+            instance_id,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            not_found_codes=settings.not_found_codes,
+        )
+
+    result = with_retries(
+        attempt,
+        instance_id,
+        RetryPolicy(
+            max_attempts=settings.max_attempts,
+            base_delay_s=settings.retry_base_delay_s,
+            max_delay_s=settings.retry_max_delay_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+        ),
+        plan.deadline,
+        on_retry=_log_retry,
+    )
+    return _logged(result, time.monotonic() - started)
+
+
+def _log_retry(result: DeletionResult, attempt: int, delay_s: float) -> None:
+    logs.get().warning(
+        "deletion_retry",
+        instance_id=result.instance_id,
+        attempt=attempt,
+        code=result.code,
+        cams_request_id=result.request_id,
+        delay_ms=round(delay_s * 1000),
+    )
+
+
+def _logged(result: DeletionResult, duration_s: float) -> DeletionResult:
+    log_result(result, None, duration_s)
+    return result
+
+
+def log_result(
+    result: DeletionResult, item: Extracted | None = None, duration_s: float = 0.0
+) -> None:
+    """The canonical line for one instance: what happened, and how to find it in CAMS."""
+    fields: dict[str, Any] = {
+        "instance_id": result.instance_id,
+        "outcome": result.outcome.value,
+        "code": result.code,
+        "message": result.message,
+        "cams_request_id": result.request_id,
+        "attempts": result.attempts,
+        "retryable": result.retryable,
+        "duration_ms": round(duration_s * 1000, 1),
+    }
+    if isinstance(item, Candidate) and item.event_id is not None:
+        fields["event_id"] = item.event_id
+    logger = logs.get()
+    if result.success:
+        logger.info("deletion", **fields)
+    elif result.outcome is Outcome.REJECTED or result.retryable:
+        logger.warning("deletion", **fields)
+    else:
+        logger.error("deletion", **fields)

@@ -1,0 +1,197 @@
+"""The FC entry points' bodies: one invocation from bytes in to a rendered answer out."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from cams_delete import cams, credentials, deleter, extract, http, logs, sources
+from cams_delete.config import ConfigError, Settings, current_settings
+from cams_delete.results import (
+    DeletionResult,
+    batch_document,
+    outcome_counts,
+    rejected,
+    rejected_batch_document,
+)
+from cams_delete.retry import Deadline
+
+# FC's built-in runtimes default to 3 s; used only when the context does not say.
+DEFAULT_TIMEOUT_S = 3.0
+_cold_start = True
+
+
+class RetryableDeletionError(Exception):
+    """Raised from event invocations so that FC's async retry and on-failure destination
+    take over. Carries a summary only: no traceback or secret reaches the caller."""
+
+
+class InvalidConfigurationError(Exception):
+    """The function's environment variables are wrong; the message names the variable."""
+
+
+def initialize(context: Any) -> None:
+    """Fail fast on bad configuration, configure logging, and pay for imports now."""
+    started = time.monotonic()
+    try:
+        settings = current_settings()
+    except ConfigError as error:
+        logs.configure()
+        logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
+        raise InvalidConfigurationError(str(error)) from None
+    logs.configure(settings.log_level)
+    cams.load_sdk()
+    logs.get().info(
+        "initialized",
+        request_id=getattr(context, "request_id", None),
+        function_name=_function_name(context),
+        region=settings.region,
+        endpoint=settings.endpoint,
+        dry_run=settings.dry_run,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+
+
+def handle(event: bytes, context: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    global _cold_start
+    cold_start, _cold_start = _cold_start, False
+    request_id = getattr(context, "request_id", None)
+    logs.bind_invocation(
+        request_id=request_id, function_name=_function_name(context), cold_start=cold_start
+    )
+    recognised = sources.recognise(event)
+    try:
+        settings = current_settings()
+    except ConfigError as error:
+        return _refuse_misconfigured(error, recognised, request_id)
+    logs.configure(settings.log_level)
+    deadline = Deadline(started + _timeout_s(context) - settings.deadline_margin_s)
+
+    def plan_for(dry_run: bool) -> deleter.Plan:
+        return deleter.Plan(settings, deadline, lambda: credentials.resolve(context), dry_run)
+
+    if isinstance(recognised, sources.HttpTriggerEvent):
+        return _handle_http(recognised, settings, plan_for, request_id, started)
+    return _handle_event(recognised, settings, plan_for(settings.dry_run), started)
+
+
+def _handle_http(
+    request: sources.HttpTriggerEvent,
+    settings: Settings,
+    plan_for: Any,
+    request_id: str | None,
+    started: float,
+) -> dict[str, Any]:
+    """HTTP never raises: every outcome, a bug included, is a normalized response."""
+    try:
+        answer = http.respond(request, settings, plan_for)
+    except Exception:
+        logs.get().exception("unexpected_error", source="http")
+        answer = http.unexpected_error(request_id)
+    _log_invocation("http", [answer.result], started, status=answer.status)
+    return http.render(answer, request_id)
+
+
+def _handle_event(
+    event: sources.RecognisedEvent, settings: Settings, plan: deleter.Plan, started: float
+) -> dict[str, Any]:
+    source = _source_name(event)
+    try:
+        if isinstance(event, sources.UnrecognisedEvent):
+            results = [rejected(None, event.code, event.message)]
+            deleter.log_result(results[0])
+            document = results[0].to_document()
+        elif isinstance(event, sources.EventBatch):
+            if len(event.elements) > settings.max_batch_size:
+                return _refuse_batch(event, settings, started)
+            results = deleter.process(extract.from_batch(event), plan)
+            document = batch_document(results)
+        else:
+            assert not isinstance(event, sources.HttpTriggerEvent)
+            results = deleter.process([extract.from_single(event)], plan)
+            document = results[0].to_document()
+    except Exception:
+        logs.get().exception("unexpected_error", source=source)
+        raise RetryableDeletionError(
+            "The function failed unexpectedly; see its log for this request id"
+        ) from None
+    retrying = [result for result in results if result.retryable]
+    status = "retrying" if retrying else "succeeded" if document["Success"] else "failed"
+    _log_invocation(source, results, started, status=status)
+    if retrying:
+        codes = sorted({result.code for result in retrying})
+        raise RetryableDeletionError(
+            f"{len(retrying)} of {len(results)} deletion(s) failed but may succeed if retried "
+            f"({', '.join(codes)}); raising so that FC retries the event"
+        )
+    return document
+
+
+def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float) -> dict[str, Any]:
+    size = len(event.elements)
+    document = rejected_batch_document(
+        "InvalidParameter.BatchSize",
+        f"The batch has {size} events; the limit is MAX_BATCH_SIZE={settings.max_batch_size}. "
+        "Nothing in it was deleted: lower the trigger's batch size",
+        size,
+    )
+    logs.get().error("batch_rejected", size=size, limit=settings.max_batch_size)
+    _log_invocation("batch", [], started, status="failed", count=size)
+    return document
+
+
+def _refuse_misconfigured(
+    error: ConfigError, event: sources.RecognisedEvent, request_id: str | None
+) -> dict[str, Any]:
+    logs.configure()
+    logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
+    if isinstance(event, sources.HttpTriggerEvent):
+        result = rejected(None, "InvalidConfiguration", str(error), http_status=500)
+        return http.render(http.HttpAnswer(result), request_id)
+    # Events must not be lost: a function error sends them to FC's retry and destination.
+    raise InvalidConfigurationError(str(error))
+
+
+def _log_invocation(
+    source: str,
+    results: list[DeletionResult],
+    started: float,
+    *,
+    status: int | str,
+    count: int | None = None,
+) -> None:
+    fields: dict[str, Any] = {"code": results[0].code} if len(results) == 1 else {}
+    logs.get().info(
+        "invocation",
+        source=source,
+        count=len(results) if count is None else count,
+        status=status,
+        outcomes={k: v for k, v in outcome_counts(results).items() if v},
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+        **fields,
+    )
+
+
+def _source_name(event: sources.RecognisedEvent) -> str:
+    return {
+        sources.CloudEvent: "eventbridge",
+        sources.EventBatch: "batch",
+        sources.DirectRequest: "direct",
+        sources.TimerEvent: "timer",
+        sources.UnrecognisedEvent: "unrecognised",
+        sources.HttpTriggerEvent: "http",
+    }[type(event)]
+
+
+def _timeout_s(context: Any) -> float:
+    timeout = getattr(getattr(context, "function", None), "timeout", None)
+    if isinstance(timeout, int | float) and timeout > 0:
+        return float(timeout)
+    return DEFAULT_TIMEOUT_S
+
+
+def _function_name(context: Any) -> str | None:
+    name = getattr(getattr(context, "function", None), "name", None)
+    return name if isinstance(name, str) else os.environ.get("FC_FUNCTION_NAME")

@@ -1,0 +1,196 @@
+"""The HTTP trigger: guards, routes, and the rendering of a result as an HTTP response."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from cams_delete import deleter
+from cams_delete.config import Settings
+from cams_delete.extract import Candidate
+from cams_delete.logs import register_secrets
+from cams_delete.results import DeletionResult, failed, rejected
+from cams_delete.sources import HttpTriggerEvent, parse_json
+from cams_delete.validation import MISSING
+
+MAX_BODY_BYTES = 64 * 1024
+INSTANCES_PREFIX = "instances"
+ROUTES_HINT = "use DELETE /instances/{InstanceId} or POST / with a JSON body"
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    result: DeletionResult
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        return self.result.http_status
+
+
+def respond(
+    request: HttpTriggerEvent, settings: Settings, plan_for: Callable[[bool], deleter.Plan]
+) -> HttpAnswer:
+    """Check the request in order (auth, route, method, size, type, body) and delete."""
+    if settings.bearer_token_sha256 is not None:
+        denied = check_bearer_token(request.headers.get("authorization"), settings)
+        if denied is not None:
+            return denied
+
+    route = match_route(request.raw_path)
+    if route is None:
+        return _refuse(404, "NotFound", f"No route for {request.raw_path[:200]!r}; {ROUTES_HINT}")
+    instance_id, allowed_method = route
+    if request.method != allowed_method:
+        return _refuse(
+            405,
+            "MethodNotAllowed",
+            f"{request.method[:16]} is not allowed on this path; use {allowed_method}",
+            {"Allow": allowed_method},
+        )
+
+    body = decode_body(request)
+    if isinstance(body, HttpAnswer):
+        return body
+    dry_run = parse_dry_run(request.query.get("dryRun"))
+    if isinstance(dry_run, HttpAnswer):
+        return dry_run
+
+    if instance_id is MISSING:
+        candidate = candidate_from_body(request, body)
+        if isinstance(candidate, HttpAnswer):
+            return candidate
+    else:
+        candidate = Candidate(instance_id, "path")
+
+    [result] = deleter.process([candidate], plan_for(dry_run or settings.dry_run))
+    headers = {}
+    if result.http_status in (429, 503):
+        headers["Retry-After"] = str(max(1, math.ceil(result.retry_after_s or 1)))
+    return HttpAnswer(result, headers)
+
+
+def check_bearer_token(authorization: str | None, settings: Settings) -> HttpAnswer | None:
+    """None when the request carries the configured bearer token, else a 401."""
+    expected = settings.bearer_token_sha256
+    assert expected is not None
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if token:
+        register_secrets(token)
+    presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    # Compare digests in constant time; both sides are always computed.
+    if scheme.lower() == "bearer" and token and hmac.compare_digest(presented, expected):
+        return None
+    return _refuse(
+        401,
+        "Unauthorized",
+        "Send the header 'Authorization: Bearer <token>' with a valid token",
+        {"WWW-Authenticate": 'Bearer realm="cams-delete-instance"'},
+    )
+
+
+def match_route(raw_path: str) -> tuple[object, str] | None:
+    """(InstanceId or MISSING, the one method allowed) for a known path, else None."""
+    segments = raw_path.split("/")
+    if raw_path in ("", "/"):
+        return MISSING, "POST"
+    if len(segments) == 3 and segments[0] == "" and segments[1] == INSTANCES_PREFIX:
+        # rawPath is URL-encoded: decode the segment only after splitting, so an
+        # encoded '/' stays inside the ID (and is then rejected by validation).
+        return unquote(segments[2]), "DELETE"
+    return None
+
+
+def decode_body(request: HttpTriggerEvent) -> bytes | HttpAnswer:
+    too_large = _refuse(
+        413, "PayloadTooLarge", f"The request body exceeds {MAX_BODY_BYTES // 1024} KiB"
+    )
+    text = request.body
+    if request.is_base64_encoded:
+        if len(text) > math.ceil(MAX_BODY_BYTES / 3) * 4 + 4:
+            return too_large
+        try:
+            body = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return _refuse(400, "InvalidParameter.Body", "The body is marked base64 but is not")
+    else:
+        if len(text) > MAX_BODY_BYTES:
+            return too_large
+        body = text.encode("utf-8", "surrogatepass")
+    return too_large if len(body) > MAX_BODY_BYTES else body
+
+
+def parse_dry_run(value: str | None) -> bool | HttpAnswer:
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return _refuse(400, "InvalidParameter.DryRun", "dryRun must be 'true' or 'false'")
+
+
+def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Candidate | HttpAnswer:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        return _refuse(
+            415, "UnsupportedMediaType", "POST takes JSON: send 'Content-Type: application/json'"
+        )
+    parsed = parse_json(body)
+    if not isinstance(parsed, dict):
+        return _refuse(
+            400,
+            "InvalidParameter.Body",
+            'The body must be a JSON object such as {"InstanceId": "9383883"}',
+        )
+    return Candidate(parsed.get("InstanceId", MISSING), "InstanceId")
+
+
+def unexpected_error(request_id: str | None) -> HttpAnswer:
+    """A bug: still a normalized body; the traceback goes to the log only."""
+    return HttpAnswer(
+        failed(
+            None,
+            "UnexpectedError",
+            f"The function failed unexpectedly; its log has the details under request id "
+            f"{request_id or 'unknown'}",
+            500,
+            retryable=False,
+        )
+    )
+
+
+def render(answer: HttpAnswer, request_id: str | None) -> dict[str, Any]:
+    """The response FC's HTTP trigger expects."""
+    headers = {
+        "Content-Type": "application/json",
+        "Cache-Control": "no-store",
+        **answer.headers,
+    }
+    if request_id:
+        headers["X-Fc-Request-Id"] = request_id
+    return {
+        "statusCode": answer.status,
+        "headers": headers,
+        "isBase64Encoded": False,
+        "body": json.dumps(answer.result.to_document(), ensure_ascii=False),
+    }
+
+
+def _refuse(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> HttpAnswer:
+    """Refused before any InstanceId was looked at: the result is about no instance."""
+    return HttpAnswer(rejected(None, code, message, http_status=status), headers or {})

@@ -1,0 +1,149 @@
+"""The normalized result: one shape for every source, with CAMS's field names."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+# CAMS sends the literal string "NULL" where it means no message.
+_CAMS_NULL = "NULL"
+_MAX_ECHOED_ID = 128
+
+
+class Outcome(str, enum.Enum):
+    DELETED = "deleted"
+    ALREADY_DELETED = "already_deleted"
+    DRY_RUN = "dry_run"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+SUCCESSFUL_OUTCOMES = frozenset({Outcome.DELETED, Outcome.ALREADY_DELETED, Outcome.DRY_RUN})
+
+
+@dataclass(frozen=True)
+class DeletionResult:
+    """What happened to one instance.
+
+    `http_status` and `retry_after_s` are not part of the document: they tell the
+    HTTP renderer how to answer and are derived from the same classification.
+    """
+
+    instance_id: str | None
+    outcome: Outcome
+    code: str
+    message: str | None
+    http_status: int
+    request_id: str | None = None
+    access_denied_detail: dict[str, Any] | None = None
+    retryable: bool = False
+    attempts: int = 0
+    retry_after_s: float | None = field(default=None, compare=False)
+
+    @property
+    def success(self) -> bool:
+        return self.outcome in SUCCESSFUL_OUTCOMES
+
+    def with_attempts(self, attempts: int) -> DeletionResult:
+        return replace(self, attempts=attempts)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "Success": self.success,
+            "Code": self.code,
+            "Message": self.message,
+            "RequestId": self.request_id,
+            "AccessDeniedDetail": self.access_denied_detail,
+            "InstanceId": self.instance_id,
+            "Outcome": self.outcome.value,
+            "Retryable": self.retryable,
+            "Attempts": self.attempts,
+        }
+
+
+def rejected(
+    instance_id: object, code: str, message: str, http_status: int = 400
+) -> DeletionResult:
+    """Input refused before any call to CAMS."""
+    return DeletionResult(
+        instance_id=echoable_instance_id(instance_id),
+        outcome=Outcome.REJECTED,
+        code=code,
+        message=message,
+        http_status=http_status,
+    )
+
+
+def failed(
+    instance_id: str | None,
+    code: str,
+    message: str | None,
+    http_status: int,
+    *,
+    retryable: bool,
+    request_id: str | None = None,
+    access_denied_detail: dict[str, Any] | None = None,
+    retry_after_s: float | None = None,
+) -> DeletionResult:
+    return DeletionResult(
+        instance_id=instance_id,
+        outcome=Outcome.FAILED,
+        code=code,
+        message=message,
+        http_status=http_status,
+        request_id=request_id,
+        access_denied_detail=access_denied_detail,
+        retryable=retryable,
+        retry_after_s=retry_after_s,
+    )
+
+
+def echoable_instance_id(value: object) -> str | None:
+    """The InstanceId as it may be echoed back: strings only, and not unbounded."""
+    if not isinstance(value, str):
+        return None
+    if len(value) > _MAX_ECHOED_ID:
+        return value[:_MAX_ECHOED_ID] + "…"
+    return value
+
+
+def cams_message(value: object) -> str | None:
+    if value is None or value == _CAMS_NULL:
+        return None
+    return str(value)
+
+
+def batch_document(results: Sequence[DeletionResult]) -> dict[str, Any]:
+    """The answer to an event-streaming batch: every item, in input order, plus counts."""
+    counts = outcome_counts(results)
+    all_succeeded = all(result.success for result in results)
+    failures = len(results) - sum(1 for result in results if result.success)
+    return {
+        "Success": all_succeeded,
+        "Code": "OK" if all_succeeded else "PartialFailure",
+        "Message": None if all_succeeded else f"{failures} of {len(results)} items did not succeed",
+        "Total": len(results),
+        "Counts": counts,
+        "Results": [result.to_document() for result in results],
+    }
+
+
+def rejected_batch_document(code: str, message: str, size: int) -> dict[str, Any]:
+    """A batch refused as a whole: nothing in it was looked at or deleted."""
+    return {
+        "Success": False,
+        "Code": code,
+        "Message": message,
+        "Total": size,
+        "Counts": outcome_counts(()) | {Outcome.REJECTED.value: size},
+        "Results": [],
+    }
+
+
+def outcome_counts(results: Iterable[DeletionResult]) -> dict[str, int]:
+    counts = {outcome.value: 0 for outcome in Outcome}
+    for result in results:
+        counts[result.outcome.value] += 1
+    return counts

@@ -1,0 +1,95 @@
+"""Retries within the invocation's deadline: exponential backoff with full jitter."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from cams_delete.results import DeletionResult, failed
+
+# Below this, an attempt cannot connect, sign and read an answer: do not start one.
+MIN_ATTEMPT_S = 0.25
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When the function must have answered: FC's timeout minus a safety margin."""
+
+    expires_at: float  # time.monotonic() value
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - self.clock())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_delay_s: float
+    max_delay_s: float
+    connect_timeout_s: float
+    read_timeout_s: float
+
+    def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^n)] (spreads retrying clients)."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry_number - 1))
+        return ceiling * rand()
+
+
+Attempt = Callable[[float, float], DeletionResult]
+"""One call: (connect_timeout_s, read_timeout_s) -> classified result."""
+
+
+def with_retries(
+    attempt: Attempt,
+    instance_id: str,
+    policy: RetryPolicy,
+    deadline: Deadline,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[DeletionResult, int, float], None] | None = None,
+) -> DeletionResult:
+    """Call until success, a permanent failure, MAX_ATTEMPTS, or the deadline."""
+    last: DeletionResult | None = None
+    attempts = 0
+    while attempts < policy.max_attempts:
+        remaining = deadline.remaining()
+        if remaining < MIN_ATTEMPT_S:
+            return deadline_exceeded(instance_id, last, attempts)
+        attempts += 1
+        result = attempt(
+            min(policy.connect_timeout_s, remaining), min(policy.read_timeout_s, remaining)
+        ).with_attempts(attempts)
+        if not result.retryable or attempts == policy.max_attempts:
+            return result
+        delay = max(policy.backoff(attempts), result.retry_after_s or 0.0)
+        if deadline.remaining() - delay < MIN_ATTEMPT_S:
+            return deadline_exceeded(instance_id, result, attempts)
+        if on_retry is not None:
+            on_retry(result, attempts, delay)
+        sleep(delay)
+        last = result
+    assert last is not None  # the loop returns unless max_attempts < 1, which config forbids
+    return last
+
+
+def deadline_exceeded(
+    instance_id: str, last: DeletionResult | None, attempts: int
+) -> DeletionResult:
+    after = f" after {attempts} attempt(s); last: {last.code}" if last is not None else ""
+    result = failed(
+        instance_id,
+        "DeadlineExceeded",
+        f"The invocation's time ran out before CAMS confirmed the deletion{after}. "
+        "Retrying is safe: a deletion that did happen is reported as already_deleted",
+        504,
+        retryable=True,
+        request_id=last.request_id if last is not None else None,
+    )
+    return replace(result, attempts=attempts)

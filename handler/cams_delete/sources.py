@@ -1,0 +1,181 @@
+"""Recognise which trigger sent the event, by its structure, and wrap it in a small typed view.
+
+One view per shape, like the event data classes of AWS Lambda Powertools: each reads
+only the fields it needs and never trusts their types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cams_delete.validation import json_kind
+
+
+@dataclass(frozen=True)
+class HttpTriggerEvent:
+    """FC 3.0 HTTP trigger: {version, rawPath, headers, queryParameters, body, isBase64Encoded,
+    requestContext.http.method}."""
+
+    raw: Mapping[str, Any]
+
+    @property
+    def method(self) -> str:
+        return str(self.raw["requestContext"]["http"]["method"]).upper()
+
+    @property
+    def raw_path(self) -> str:
+        path = self.raw.get("rawPath")
+        return path if isinstance(path, str) else "/"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Header names lower-cased; FC joins repeated headers with commas."""
+        headers = self.raw.get("headers")
+        if not isinstance(headers, Mapping):
+            return {}
+        return {str(name).lower(): str(value) for name, value in headers.items()}
+
+    @property
+    def query(self) -> dict[str, str]:
+        query = self.raw.get("queryParameters")
+        if not isinstance(query, Mapping):
+            return {}
+        return {str(name): str(value) for name, value in query.items()}
+
+    @property
+    def body(self) -> str:
+        body = self.raw.get("body")
+        return body if isinstance(body, str) else ""
+
+    @property
+    def is_base64_encoded(self) -> bool:
+        return self.raw.get("isBase64Encoded") is True
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    """One EventBridge event (CloudEvents 1.0 with Alibaba's aliyun* extensions)."""
+
+    raw: Mapping[str, Any]
+
+    @property
+    def id(self) -> str | None:
+        value = self.raw.get("id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def source(self) -> str | None:
+        value = self.raw.get("source")
+        return value if isinstance(value, str) else None
+
+    @property
+    def type(self) -> str | None:
+        value = self.raw.get("type")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class DirectRequest:
+    """A plain object: `s invoke`, the RawData event schema, or a timer's payload."""
+
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TimerEvent:
+    """FC timer trigger: {triggerTime, triggerName, payload}; the payload is a string."""
+
+    raw: Mapping[str, Any]
+
+    @property
+    def name(self) -> str | None:
+        value = self.raw.get("triggerName")
+        return value if isinstance(value, str) else None
+
+    @property
+    def payload(self) -> object:
+        return self.raw.get("payload")
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Event-streaming delivery: a JSON array of CloudEvents, JSON strings or plain objects."""
+
+    elements: list[Any]
+
+
+@dataclass(frozen=True)
+class UnrecognisedEvent:
+    code: str
+    message: str
+
+
+RecognisedEvent = (
+    HttpTriggerEvent | CloudEvent | DirectRequest | TimerEvent | EventBatch | UnrecognisedEvent
+)
+
+EXPECTED_SHAPES = (
+    'a JSON object ({"InstanceId": "..."}, an EventBridge CloudEvent or an FC HTTP trigger '
+    "event) or a JSON array of them"
+)
+
+
+def recognise(event: bytes | bytearray | str | object) -> RecognisedEvent:
+    """Parse the event FC delivered (bytes, unparsed) and tell which shape it has."""
+    if isinstance(event, bytes | bytearray | str):
+        parsed = parse_json(event)
+        if isinstance(parsed, UnrecognisedEvent):
+            return parsed
+    else:
+        parsed = event
+    if isinstance(parsed, list):
+        return EventBatch(parsed)
+    if isinstance(parsed, Mapping):
+        return recognise_object(parsed)
+    return UnrecognisedEvent(
+        "InvalidEvent", f"The event must be {EXPECTED_SHAPES}; got {json_kind(parsed)}"
+    )
+
+
+def recognise_object(
+    event: Mapping[str, Any],
+) -> HttpTriggerEvent | CloudEvent | TimerEvent | DirectRequest:
+    if _is_http_trigger(event):
+        return HttpTriggerEvent(event)
+    if "specversion" in event:
+        return CloudEvent(event)
+    if "triggerTime" in event and "triggerName" in event and "payload" in event:
+        return TimerEvent(event)
+    return DirectRequest(event)
+
+
+def parse_json(data: bytes | bytearray | str) -> Any | UnrecognisedEvent:
+    """json.loads that reports, instead of raising, what is wrong with the bytes."""
+    if isinstance(data, bytes | bytearray):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            return UnrecognisedEvent("InvalidEvent", "The event is not UTF-8 text")
+    if not data.strip():
+        return UnrecognisedEvent("InvalidEvent", f"The event is empty; send {EXPECTED_SHAPES}")
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as error:
+        return UnrecognisedEvent(
+            "InvalidEvent",
+            f"The event is not valid JSON ({error.msg} at line {error.lineno} column "
+            f"{error.colno}); send {EXPECTED_SHAPES}",
+        )
+    except (ValueError, RecursionError):
+        return UnrecognisedEvent("InvalidEvent", "The event is JSON too deeply nested or too large")
+
+
+def _is_http_trigger(event: Mapping[str, Any]) -> bool:
+    context = event.get("requestContext")
+    if not isinstance(context, Mapping):
+        return False
+    http = context.get("http")
+    return isinstance(http, Mapping) and isinstance(http.get("method"), str) and "rawPath" in event

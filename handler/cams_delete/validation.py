@@ -1,0 +1,110 @@
+"""Is this InstanceId safe to send, and may this instance be deleted?"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cams_delete.results import DeletionResult, Outcome, rejected
+
+MAX_INSTANCE_ID_LENGTH = 64
+_ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
+
+MISSING = object()
+"""Stands for a field that is absent (as opposed to present and null)."""
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    code: str
+    message: str
+
+
+def instance_id_problem(value: object) -> InputProblem | None:
+    """Why `value` is not an acceptable InstanceId, or None when it is."""
+    if value is MISSING:
+        return InputProblem(
+            "MissingParameter.InstanceId",
+            'InstanceId is required: send {"InstanceId": "<instance ID>"}',
+        )
+    if not isinstance(value, str):
+        kind = json_kind(value)
+        return InputProblem(
+            "InvalidParameter.InstanceId",
+            f'InstanceId must be a JSON string such as "9383883", not {kind}',
+        )
+    if value == "":
+        return InputProblem("InvalidParameter.InstanceId", "InstanceId is empty")
+    if len(value) > MAX_INSTANCE_ID_LENGTH:
+        return InputProblem(
+            "InvalidParameter.InstanceId",
+            f"InstanceId is {len(value)} characters long; the limit is {MAX_INSTANCE_ID_LENGTH}",
+        )
+    if "*" in value:
+        return InputProblem(
+            "InvalidParameter.InstanceId",
+            f"InstanceId {value!r} contains '*': it looks like a masked sample from the "
+            "documentation, where '*' hides digits. Send the real instance ID",
+        )
+    if _ALLOWED.fullmatch(value):
+        return None
+    if any(char.isspace() or not char.isprintable() for char in value):
+        return InputProblem(
+            "InvalidParameter.InstanceId",
+            "InstanceId contains whitespace or control characters",
+        )
+    offending = _NOT_ALLOWED.search(value)
+    shown = repr(offending.group()) if offending else "a character"
+    return InputProblem(
+        "InvalidParameter.InstanceId",
+        f"InstanceId contains {shown}; only ASCII letters, digits, '-', '_' and '.' are allowed",
+    )
+
+
+def check_instance_id(value: object) -> str | DeletionResult:
+    """The InstanceId itself when valid, otherwise the rejection to report."""
+    problem = instance_id_problem(value)
+    if problem is None:
+        assert isinstance(value, str)  # narrowed by instance_id_problem
+        return value
+    return rejected(value, problem.code, problem.message)
+
+
+def policy_result(
+    instance_id: str, *, protected: frozenset[str], dry_run: bool
+) -> DeletionResult | None:
+    """The answer that policy gives without calling CAMS, or None to go ahead and delete."""
+    if instance_id in protected:
+        return rejected(
+            instance_id,
+            "Forbidden.ProtectedInstance",
+            f"Instance {instance_id!r} is listed in PROTECTED_INSTANCE_IDS and is never deleted",
+            http_status=403,
+        )
+    if dry_run:
+        return DeletionResult(
+            instance_id=instance_id,
+            outcome=Outcome.DRY_RUN,
+            code="DryRunOperation",
+            message="Dry run: the request is valid and would be sent; nothing was deleted",
+            http_status=200,
+        )
+    return None
+
+
+def json_kind(value: object) -> str:
+    """How a parsed JSON value is named in messages: 'a number', 'an array', ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
