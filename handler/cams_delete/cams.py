@@ -214,31 +214,47 @@ def _classify_transport(error: Exception, instance_id: str) -> DeletionResult:
     happen comes back as already_deleted on the next attempt."""
     import requests.exceptions  # noqa: PLC0415 - the SDK's sync transport; loaded with it
 
-    cause = _root_cause(error)
-    if isinstance(cause, requests.exceptions.ConnectTimeout):
+    chain = _causes(error)
+
+    def caused_by(*kinds: type[BaseException]) -> bool:
+        return any(isinstance(cause, kinds) for cause in chain)
+
+    if caused_by(requests.exceptions.ConnectTimeout):
         code, text, status = "UpstreamUnavailable", "connecting to CAMS timed out", 503
-    elif isinstance(cause, requests.exceptions.Timeout | TimeoutError):
+    elif caused_by(requests.exceptions.Timeout, TimeoutError):
         code, text, status = "UpstreamTimeout", "CAMS did not answer in time", 504
-    elif isinstance(cause, requests.exceptions.ConnectionError | ConnectionError):
+    elif caused_by(requests.exceptions.ConnectionError, ConnectionError):
         code, text, status = "UpstreamUnavailable", "the connection to CAMS failed", 503
-    elif isinstance(cause, ValueError):
+    elif any(_is_unparseable_answer(cause) for cause in chain):
         code, text, status = "UpstreamInvalidResponse", "CAMS's answer could not be read", 502
     else:
-        code, text, status = "UpstreamError", f"calling CAMS failed ({type(cause).__name__})", 502
+        code, text, status = (
+            "UpstreamError",
+            f"calling CAMS failed ({type(chain[-1]).__name__})",
+            502,
+        )
     return failed(instance_id, code, text, status, retryable=True)
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    seen: set[int] = set()
-    current = error
-    while id(current) not in seen:
-        seen.add(id(current))
+def _is_unparseable_answer(cause: BaseException) -> bool:
+    # The SDK reports a non-JSON body (an HTML 502 page) as a RuntimeError with this text.
+    return isinstance(cause, ValueError) or (
+        isinstance(cause, RuntimeError) and "as json" in str(cause).lower()
+    )
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and what it wraps: the SDK nests the transport's exception in
+    `inner_exception`, sometimes behind its own RetryError (then in __context__)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
         inner = getattr(current, "inner_exception", None)
-        if isinstance(inner, BaseException):
-            current = inner
-            continue
-        break
-    return current
+        current = (
+            inner if isinstance(inner, BaseException) else current.__cause__ or current.__context__
+        )
+    return chain
 
 
 def parse_access_denied_detail(value: object) -> dict[str, Any] | None:

@@ -154,5 +154,5 @@ def _missing(
     return rejected(
         None,
         "MissingParameter.InstanceId",
-        f"{about}InstanceId is required at {prefix}InstanceId{hint}. Send {EXPECTED_SHAPES}",
+        f"{about}{prefix}InstanceId is required{hint}. Send {EXPECTED_SHAPES}",
     )

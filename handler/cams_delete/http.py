@@ -15,10 +15,10 @@ from urllib.parse import unquote
 
 from cams_delete import deleter
 from cams_delete.config import Settings
-from cams_delete.extract import Candidate
+from cams_delete.extract import Candidate, Extracted, from_direct
 from cams_delete.logs import register_secrets
 from cams_delete.results import DeletionResult, failed, rejected
-from cams_delete.sources import HttpTriggerEvent, parse_json
+from cams_delete.sources import DirectRequest, HttpTriggerEvent, parse_json
 from cams_delete.validation import MISSING
 
 MAX_BODY_BYTES = 64 * 1024
@@ -66,12 +66,13 @@ def respond(
     if isinstance(dry_run, HttpAnswer):
         return dry_run
 
-    if instance_id is MISSING:
-        candidate = candidate_from_body(request, body)
-        if isinstance(candidate, HttpAnswer):
-            return candidate
-    else:
-        candidate = Candidate(instance_id, "path")
+    candidate: Extracted | HttpAnswer = (
+        candidate_from_body(request, body)
+        if instance_id is MISSING
+        else Candidate(instance_id, "path")
+    )
+    if isinstance(candidate, HttpAnswer):
+        return candidate
 
     [result] = deleter.process([candidate], plan_for(dry_run or settings.dry_run))
     headers = {}
@@ -142,7 +143,7 @@ def parse_dry_run(value: str | None) -> bool | HttpAnswer:
     return _refuse(400, "InvalidParameter.DryRun", "dryRun must be 'true' or 'false'")
 
 
-def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Candidate | HttpAnswer:
+def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | HttpAnswer:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         return _refuse(
@@ -155,7 +156,7 @@ def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Candidate | H
             "InvalidParameter.Body",
             'The body must be a JSON object such as {"InstanceId": "9383883"}',
         )
-    return Candidate(parsed.get("InstanceId", MISSING), "InstanceId")
+    return from_direct(DirectRequest(parsed))
 
 
 def unexpected_error(request_id: str | None) -> HttpAnswer:

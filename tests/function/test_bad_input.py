@@ -1,0 +1,227 @@
+"""Bad input gets a clear Code and Message, and CAMS is never called for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Invoke, assert_valid_result, event_bytes, load_event
+
+BAD_INSTANCE_IDS = [
+    pytest.param({}, "MissingParameter.InstanceId", "required", id="missing"),
+    pytest.param({"InstanceId": ""}, "InvalidParameter.InstanceId", "empty", id="empty"),
+    pytest.param({"InstanceId": None}, "InvalidParameter.InstanceId", "not null", id="null"),
+    pytest.param({"InstanceId": 9383883}, "InvalidParameter.InstanceId", "a number", id="number"),
+    pytest.param({"InstanceId": ["a"]}, "InvalidParameter.InstanceId", "an array", id="array"),
+    pytest.param({"InstanceId": True}, "InvalidParameter.InstanceId", "a boolean", id="bool"),
+    pytest.param(
+        {"InstanceId": "2399393****"}, "InvalidParameter.InstanceId", "masked", id="masked"
+    ),
+    pytest.param({"InstanceId": "a" * 65}, "InvalidParameter.InstanceId", "limit is 64", id="long"),
+    pytest.param({"InstanceId": "cams 1"}, "InvalidParameter.InstanceId", "whitespace", id="space"),
+    pytest.param({"InstanceId": "cams\n1"}, "InvalidParameter.InstanceId", "control", id="newline"),
+    pytest.param({"InstanceId": "cams\x001"}, "InvalidParameter.InstanceId", "control", id="nul"),
+    pytest.param({"InstanceId": "../etc"}, "InvalidParameter.InstanceId", "'/'", id="slash"),
+    pytest.param({"InstanceId": "cams-é"}, "InvalidParameter.InstanceId", "'é'", id="unicode"),
+    pytest.param({"instanceId": "x1"}, "MissingParameter.InstanceId", "case-sensitive", id="case"),
+]
+
+
+@pytest.mark.parametrize(("event", "code", "hint"), BAD_INSTANCE_IDS)
+def test_bad_instance_id_in_a_direct_event_is_rejected(
+    emulator, invoke: Invoke, event: dict, code: str, hint: str
+):
+    """GIVEN a direct invocation with a bad or missing InstanceId
+    WHEN the function receives it
+    THEN the result is rejected with a Code and a Message that says what to fix,
+    nothing is raised, and CAMS is not called."""
+    run = invoke(event)
+
+    assert run.error is None
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Outcome"] == "rejected"
+    assert run.result["Success"] is False
+    assert run.result["Retryable"] is False
+    assert run.result["Code"] == code
+    assert hint in run.result["Message"]
+    assert emulator.journal() == []
+
+
+@pytest.mark.parametrize(("event", "code", "hint"), BAD_INSTANCE_IDS)
+def test_bad_instance_id_over_http_is_a_400(
+    emulator, invoke: Invoke, event: dict, code: str, hint: str
+):
+    """GIVEN POST / whose JSON body has a bad or missing InstanceId
+    WHEN the function receives it
+    THEN it answers 400 with the same Code, and CAMS is not called."""
+    import json
+
+    request = load_event("http-post.json")
+    request["body"] = json.dumps(event)
+
+    run = invoke(request)
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 400
+    assert_valid_result(run.body)
+    assert run.body["Code"] == code
+    assert hint in run.body["Message"]
+    assert emulator.journal() == []
+
+
+def test_masked_sample_fixture_explains_the_mask(emulator, invoke: Invoke):
+    """GIVEN the documentation's masked sample ID, as a user might paste it
+    WHEN the function receives it
+    THEN the message says the '*' characters hide digits."""
+    run = invoke(event_bytes("invalid-masked-instance-id.json"))
+
+    assert run.result is not None
+    assert "masked" in run.result["Message"]
+    assert "'*'" in run.result["Message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "hint"),
+    [
+        (b"", "empty"),
+        (b"   ", "empty"),
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "UTF-8"),
+        (b'"just a string"', "a string"),
+        (b"42", "a number"),
+        (b"null", "null"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested"),
+    ],
+)
+def test_unrecognised_events_are_rejected_with_invalid_event(
+    emulator, invoke: Invoke, raw: bytes, hint: str
+):
+    """GIVEN bytes that are no event shape the function knows
+    WHEN the function receives them
+    THEN the result is rejected with Code InvalidEvent and a message naming the problem."""
+    run = invoke(raw)
+
+    assert run.error is None
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Code"] == "InvalidEvent"
+    assert hint in run.result["Message"]
+    assert emulator.journal() == []
+
+
+def test_cloudevent_without_instance_id_names_the_field(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent whose data lacks InstanceId
+    WHEN the function receives it
+    THEN the message names data.InstanceId and the event id."""
+    event = load_event("eventbridge-cloudevent.json")
+    del event["data"]["InstanceId"]
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "MissingParameter.InstanceId"
+    assert "data.InstanceId" in run.result["Message"]
+    assert event["id"] in run.result["Message"]
+
+
+def test_cloudevent_with_non_object_data(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent whose data is plain text
+    WHEN the function receives it
+    THEN it is rejected as InvalidEvent."""
+    event = load_event("eventbridge-cloudevent.json")
+    event["data"] = "cams-7f3a9c01"
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidEvent"
+
+
+def test_batch_with_bad_items_reports_each_and_deletes_the_good(emulator, invoke: Invoke):
+    """GIVEN a batch mixing a good item, a bad ID, a non-object and a broken JSON string
+    WHEN the function receives it
+    THEN the good instance is deleted, every bad item is reported in place, and CAMS is
+    called only for the good one."""
+    emulator.add_instances("good-1")
+
+    run = invoke([{"InstanceId": "good-1"}, {"InstanceId": "bad id"}, 7, "{broken"])
+
+    assert run.error is None
+    assert run.result is not None
+    assert_valid_result(run.result)
+    outcomes = [item["Outcome"] for item in run.result["Results"]]
+    assert outcomes == ["deleted", "rejected", "rejected", "rejected"]
+    assert run.result["Success"] is False
+    assert run.result["Code"] == "PartialFailure"
+    assert run.result["Counts"] == {
+        "deleted": 1,
+        "already_deleted": 0,
+        "dry_run": 0,
+        "rejected": 3,
+        "failed": 0,
+    }
+    assert [call.instance_id for call in emulator.calls()] == ["good-1"]
+
+
+def test_batch_over_the_limit_is_rejected_whole(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN MAX_BATCH_SIZE=3 and a batch of 4 valid items
+    WHEN the function receives it
+    THEN the whole batch is rejected with a message naming the limit, and nothing is deleted."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "3")
+    emulator.add_instances("b1", "b2", "b3", "b4")
+
+    run = invoke([{"InstanceId": f"b{n}"} for n in range(1, 5)])
+
+    assert run.error is None
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Code"] == "InvalidParameter.BatchSize"
+    assert "MAX_BATCH_SIZE=3" in run.result["Message"]
+    assert run.result["Counts"]["rejected"] == 4
+    assert emulator.journal() == []
+    assert len(emulator.instances()) == 4
+
+
+def test_protected_instance_is_refused_before_any_call(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN PROTECTED_INSTANCE_IDS names an instance
+    WHEN an event asks to delete it
+    THEN it is rejected with Forbidden.ProtectedInstance and CAMS is never called."""
+    monkeypatch.setenv("PROTECTED_INSTANCE_IDS", "keep-me, other")
+    emulator.add_instances("keep-me")
+
+    run = invoke({"InstanceId": "keep-me"})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "rejected"
+    assert run.result["Code"] == "Forbidden.ProtectedInstance"
+    assert emulator.instances() == {"keep-me"}
+    assert emulator.journal() == []
+
+
+def test_dry_run_variable_deletes_nothing(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN DRY_RUN=true
+    WHEN a valid event arrives
+    THEN the result is dry_run, successful, and nothing is deleted or called."""
+    monkeypatch.setenv("DRY_RUN", "true")
+    emulator.add_instances("cams-7f3a9c01")
+
+    run = invoke(event_bytes("eventbridge-cloudevent.json"))
+
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Outcome"] == "dry_run"
+    assert run.result["Success"] is True
+    assert emulator.instances() == {"cams-7f3a9c01"}
+    assert emulator.journal() == []
+
+
+def test_dry_run_still_rejects_bad_input(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN DRY_RUN=true
+    WHEN the InstanceId is invalid
+    THEN the dry run reports the rejection, not a pass."""
+    monkeypatch.setenv("DRY_RUN", "true")
+
+    run = invoke({"InstanceId": "2399393****"})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "rejected"

@@ -1,0 +1,222 @@
+"""Every event shape FC delivers, from the fixtures in events/, through the real SDK
+to the emulator: one normalized result per instance, valid against the schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import Invoke, assert_valid_result, event_bytes, load_event
+
+
+def test_eventbridge_cloudevent_deletes_the_instance_in_data(emulator, invoke: Invoke):
+    """GIVEN an event-driven CloudEvent whose data.InstanceId names an existing instance
+    WHEN the function receives it
+    THEN CAMS deletes exactly that instance and the result says so."""
+    emulator.add_instances("cams-7f3a9c01", "bystander")
+
+    run = invoke(event_bytes("eventbridge-cloudevent.json"))
+
+    assert run.error is None
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Outcome"] == "deleted"
+    assert run.result["Success"] is True
+    assert run.result["Code"] == "OK"
+    assert run.result["InstanceId"] == "cams-7f3a9c01"
+    assert run.result["RequestId"]
+    assert run.result["Message"] is None  # CAMS's literal "NULL"
+    assert run.result["Attempts"] == 1
+    assert emulator.instances() == {"bystander"}
+    assert [call.instance_id for call in emulator.calls()] == ["cams-7f3a9c01"]
+
+
+def test_redelivered_cloudevent_is_already_deleted_and_succeeds(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent that was delivered and handled once
+    WHEN EventBridge delivers it again (at-least-once delivery)
+    THEN the second run succeeds as already_deleted, without raising."""
+    emulator.add_instances("cams-7f3a9c01")
+    first = invoke(event_bytes("eventbridge-cloudevent.json"))
+
+    second = invoke(event_bytes("eventbridge-cloudevent.json"))
+
+    assert first.result is not None
+    assert first.result["Outcome"] == "deleted"
+    assert second.error is None
+    assert second.result is not None
+    assert_valid_result(second.result)
+    assert second.result["Outcome"] == "already_deleted"
+    assert second.result["Success"] is True
+    assert second.result["Code"] == "InvalidInstanceId.NotFound"
+
+
+def test_kafka_batch_keeps_input_order_and_deletes_a_duplicate_once(emulator, invoke: Invoke):
+    """GIVEN an event-streaming batch of Kafka CloudEvents, one InstanceId appearing twice
+    WHEN the function receives it
+    THEN results come back in input order, and CAMS is asked once per distinct instance."""
+    emulator.add_instances("cams-7f3a9c02", "cams-7f3a9c03")
+
+    run = invoke(event_bytes("eventbridge-kafka-batch.json"))
+
+    assert run.error is None
+    assert run.result is not None
+    assert_valid_result(run.result)
+    ids = [item["InstanceId"] for item in run.result["Results"]]
+    assert ids == ["cams-7f3a9c02", "cams-7f3a9c03", "cams-7f3a9c02"]
+    assert [item["Outcome"] for item in run.result["Results"]] == ["deleted"] * 3
+    assert run.result["Success"] is True
+    assert run.result["Total"] == 3
+    assert run.result["Counts"]["deleted"] == 3
+    assert sorted(call.instance_id for call in emulator.calls()) == [
+        "cams-7f3a9c02",
+        "cams-7f3a9c03",
+    ]
+    assert emulator.instances() == set()
+
+
+def test_batch_of_json_strings_is_understood(emulator, invoke: Invoke):
+    """GIVEN a batch whose elements are JSON-encoded strings (older samples), MNS bodies inside
+    WHEN the function receives it
+    THEN each element is parsed and its instance deleted."""
+    emulator.add_instances("9383883", "9383884")
+
+    run = invoke(event_bytes("eventbridge-mns-batch-strings.json"))
+
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert [item["InstanceId"] for item in run.result["Results"]] == ["9383883", "9383884"]
+    assert run.result["Counts"]["deleted"] == 2
+    assert emulator.instances() == set()
+
+
+def test_rawdata_batch_of_direct_objects(emulator, invoke: Invoke):
+    """GIVEN a batch delivered with the RawData schema (plain objects, no envelope)
+    WHEN the function receives it
+    THEN every instance named is deleted."""
+    emulator.add_instances("cams-7f3a9c05", "cams-7f3a9c06")
+
+    run = invoke(event_bytes("rawdata-batch.json"))
+
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Success"] is True
+    assert emulator.instances() == set()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "instance_id"),
+    [("direct.json", "cams-7f3a9c07"), ("timer.json", "cams-7f3a9c08")],
+)
+def test_direct_and_timer_payloads(emulator, invoke: Invoke, fixture: str, instance_id: str):
+    """GIVEN a direct object ({"InstanceId"}) or a timer trigger whose payload holds one
+    WHEN the function receives it
+    THEN that instance is deleted and one result comes back."""
+    emulator.add_instances(instance_id)
+
+    run = invoke(event_bytes(fixture))
+
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["InstanceId"] == instance_id
+    assert run.result["Outcome"] == "deleted"
+    assert emulator.instances() == set()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "instance_id"),
+    [("http-delete.json", "cams-7f3a9c09"), ("http-post.json", "cams-7f3a9c10")],
+)
+def test_http_routes_delete(emulator, invoke: Invoke, fixture: str, instance_id: str):
+    """GIVEN an FC HTTP trigger event for DELETE /instances/{id} or POST / with a JSON body
+    WHEN the function receives it
+    THEN it answers 200 with a JSON body, and the instance is gone."""
+    emulator.add_instances(instance_id)
+
+    run = invoke(event_bytes(fixture))
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 200
+    assert run.result["isBase64Encoded"] is False
+    assert run.result["headers"]["Content-Type"] == "application/json"
+    assert_valid_result(run.body)
+    assert run.body["Outcome"] == "deleted"
+    assert run.body["InstanceId"] == instance_id
+    assert emulator.instances() == set()
+
+
+def test_http_dry_run_deletes_nothing(emulator, invoke: Invoke):
+    """GIVEN DELETE /instances/{id}?dryRun=true
+    WHEN the function receives it
+    THEN it answers 200 dry_run and CAMS is never called."""
+    emulator.add_instances("cams-7f3a9c11")
+
+    run = invoke(event_bytes("http-dry-run.json"))
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 200
+    assert run.body["Outcome"] == "dry_run"
+    assert run.body["Code"] == "DryRunOperation"
+    assert emulator.instances() == {"cams-7f3a9c11"}
+    assert emulator.calls() == []
+
+
+def test_cloudevent_with_data_as_json_string(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent whose data arrives as a JSON string
+    WHEN the function receives it
+    THEN the string is parsed and the instance deleted."""
+    emulator.add_instances("cams-7f3a9c01")
+    event = load_event("eventbridge-cloudevent.json")
+    event["data"] = json.dumps(event["data"])
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted"
+
+
+def test_cloudevent_with_data_base64(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent carrying data_base64 instead of data
+    WHEN the function receives it
+    THEN the decoded JSON names the instance."""
+    import base64
+
+    emulator.add_instances("cams-7f3a9c01")
+    event = load_event("eventbridge-cloudevent.json")
+    event["data_base64"] = base64.b64encode(json.dumps(event.pop("data")).encode()).decode()
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted"
+
+
+def test_http_post_with_base64_body(emulator, invoke: Invoke):
+    """GIVEN an HTTP trigger event whose JSON body is base64 (isBase64Encoded true)
+    WHEN the function receives it
+    THEN the body is decoded before it is read."""
+    import base64
+
+    emulator.add_instances("cams-7f3a9c10")
+    event = load_event("http-post.json")
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 200
+    assert run.body["Outcome"] == "deleted"
+
+
+def test_empty_batch_succeeds_with_nothing_to_do(emulator, invoke: Invoke):
+    """GIVEN an empty event-streaming batch
+    WHEN the function receives it
+    THEN it succeeds with zero results and calls nothing."""
+    run = invoke([])
+
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Total"] == 0
+    assert run.result["Success"] is True
+    assert emulator.journal() == []

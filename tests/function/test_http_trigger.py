@@ -1,0 +1,299 @@
+"""The HTTP trigger: guards, routes and every status the function answers with."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+from tests.conftest import Invoke, assert_valid_result, load_event
+
+TOKEN = "s3cr3t-bearer-token-for-tests"
+
+
+def http_event(method: str = "DELETE", path: str = "/instances/i-1", **overrides) -> dict:
+    event = load_event("http-delete.json")
+    event["rawPath"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    event.update(overrides)
+    return event
+
+
+def assert_json_response(run, status: int) -> dict:
+    assert run.error is None, "an HTTP invocation never raises"
+    assert run.result is not None
+    assert run.result["statusCode"] == status
+    assert run.result["isBase64Encoded"] is False
+    assert run.result["headers"]["Content-Type"] == "application/json"
+    assert "Traceback" not in run.result["body"]
+    body = run.body
+    assert_valid_result(body)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/instances/i-1", "DELETE"),
+        ("POST", "/instances/i-1", "DELETE"),
+        ("PUT", "/instances/i-1", "DELETE"),
+        ("DELETE", "/", "POST"),
+        ("GET", "/", "POST"),
+        ("OPTIONS", "/", "POST"),
+    ],
+)
+def test_other_methods_get_405_with_allow(emulator, invoke: Invoke, method, path, allow):
+    """GIVEN a known path and a method it does not take
+    WHEN the request arrives
+    THEN 405 with an Allow header naming the method that works; nothing is called."""
+    run = invoke(http_event(method, path))
+
+    body = assert_json_response(run, 405)
+    assert run.result is not None
+    assert run.result["headers"]["Allow"] == allow
+    assert body["Code"] == "MethodNotAllowed"
+    assert emulator.journal() == []
+
+
+@pytest.mark.parametrize("path", ["/instances", "/instances/a/b", "/other", "/instances/i-1/"])
+def test_unknown_paths_get_404(emulator, invoke: Invoke, path):
+    """GIVEN a path that is no route
+    WHEN the request arrives
+    THEN 404 NotFound naming the routes that exist."""
+    run = invoke(http_event("DELETE", path))
+
+    body = assert_json_response(run, 404)
+    assert body["Code"] == "NotFound"
+    assert "/instances/{InstanceId}" in body["Message"]
+
+
+def test_url_encoded_slash_stays_inside_the_id_and_is_rejected(emulator, invoke: Invoke):
+    """GIVEN DELETE /instances/a%2Fb (an encoded '/')
+    WHEN the request arrives
+    THEN the decoded ID 'a/b' is rejected as invalid, not routed elsewhere."""
+    run = invoke(http_event("DELETE", "/instances/a%2Fb"))
+
+    body = assert_json_response(run, 400)
+    assert body["Code"] == "InvalidParameter.InstanceId"
+    assert body["InstanceId"] == "a/b"
+
+
+def test_url_encoded_id_is_decoded(emulator, invoke: Invoke):
+    """GIVEN DELETE /instances/cams%2D1 (an encoded '-')
+    WHEN the request arrives
+    THEN the instance cams-1 is deleted."""
+    emulator.add_instances("cams-1")
+
+    run = invoke(http_event("DELETE", "/instances/cams%2D1"))
+
+    body = assert_json_response(run, 200)
+    assert body["InstanceId"] == "cams-1"
+    assert emulator.instances() == set()
+
+
+def test_body_over_64_kib_gets_413(emulator, invoke: Invoke):
+    """GIVEN a POST body of 64 KiB + 1 byte
+    WHEN the request arrives
+    THEN 413 PayloadTooLarge, without parsing it."""
+    event = http_event("POST", "/", body="x" * (64 * 1024 + 1))
+    event["headers"]["Content-Type"] = "application/json"
+
+    body = assert_json_response(invoke(event), 413)
+    assert body["Code"] == "PayloadTooLarge"
+
+
+def test_base64_body_over_64_kib_gets_413(emulator, invoke: Invoke):
+    """GIVEN a base64 body that decodes to more than 64 KiB
+    WHEN the request arrives
+    THEN 413."""
+    event = http_event("POST", "/", isBase64Encoded=True)
+    event["body"] = base64.b64encode(b"x" * (64 * 1024 + 10)).decode()
+    event["headers"]["Content-Type"] = "application/json"
+
+    assert_json_response(invoke(event), 413)
+
+
+def test_body_of_exactly_64_kib_is_read(emulator, invoke: Invoke):
+    """GIVEN a POST body of exactly 64 KiB (JSON padded with spaces)
+    WHEN the request arrives
+    THEN it is parsed: the limit is inclusive."""
+    emulator.add_instances("edge-1")
+    payload = json.dumps({"InstanceId": "edge-1"})
+    event = http_event("POST", "/", body=payload + " " * (64 * 1024 - len(payload)))
+    event["headers"]["Content-Type"] = "application/json"
+
+    body = assert_json_response(invoke(event), 200)
+    assert body["Outcome"] == "deleted"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_post_without_json_content_type_gets_415(emulator, invoke: Invoke, content_type):
+    """GIVEN POST / with a body that is not declared as JSON
+    WHEN the request arrives
+    THEN 415 UnsupportedMediaType, and nothing is called."""
+    event = http_event("POST", "/", body='{"InstanceId": "i-1"}')
+    event["headers"].pop("Content-Type", None)
+    if content_type:
+        event["headers"]["Content-Type"] = content_type
+
+    body = assert_json_response(invoke(event), 415)
+    assert body["Code"] == "UnsupportedMediaType"
+    assert emulator.journal() == []
+
+
+def test_json_content_type_with_charset_is_accepted(emulator, invoke: Invoke):
+    """GIVEN Content-Type: application/json; charset=utf-8
+    WHEN POST / arrives
+    THEN it is read as JSON."""
+    emulator.add_instances("i-1")
+    event = http_event("POST", "/", body='{"InstanceId": "i-1"}')
+    event["headers"]["content-type"] = "application/json; charset=utf-8"
+
+    assert_json_response(invoke(event), 200)
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '"i-1"', ""])
+def test_post_body_that_is_not_a_json_object_gets_400(emulator, invoke: Invoke, body):
+    """GIVEN POST / whose body is not a JSON object
+    WHEN the request arrives
+    THEN 400 InvalidParameter.Body with an example of what to send."""
+    event = http_event("POST", "/", body=body)
+    event["headers"]["Content-Type"] = "application/json"
+
+    result = assert_json_response(invoke(event), 400)
+    assert result["Code"] == "InvalidParameter.Body"
+    assert '{"InstanceId"' in result["Message"]
+
+
+def test_invalid_dry_run_value_gets_400(emulator, invoke: Invoke):
+    """GIVEN ?dryRun=maybe
+    WHEN the request arrives
+    THEN 400 InvalidParameter.DryRun, and nothing is deleted."""
+    emulator.add_instances("i-1")
+
+    result = assert_json_response(invoke(http_event(queryParameters={"dryRun": "maybe"})), 400)
+    assert result["Code"] == "InvalidParameter.DryRun"
+    assert emulator.instances() == {"i-1"}
+
+
+def test_dry_run_false_in_query_cannot_override_dry_run_variable(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN DRY_RUN=true for the function
+    WHEN a request says ?dryRun=false
+    THEN the function still deletes nothing."""
+    monkeypatch.setenv("DRY_RUN", "true")
+    emulator.add_instances("i-1")
+
+    result = assert_json_response(invoke(http_event(queryParameters={"dryRun": "false"})), 200)
+    assert result["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-1"}
+
+
+def test_protected_instance_gets_403(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN PROTECTED_INSTANCE_IDS=i-1
+    WHEN DELETE /instances/i-1 arrives
+    THEN 403 Forbidden.ProtectedInstance, and CAMS is not called."""
+    monkeypatch.setenv("PROTECTED_INSTANCE_IDS", "i-1")
+    emulator.add_instances("i-1")
+
+    result = assert_json_response(invoke(http_event()), 403)
+    assert result["Code"] == "Forbidden.ProtectedInstance"
+    assert emulator.journal() == []
+
+
+class TestBearerToken:
+    @pytest.fixture(autouse=True)
+    def require_token(self, monkeypatch):
+        monkeypatch.setenv("HTTP_BEARER_TOKEN_SHA256", hashlib.sha256(TOKEN.encode()).hexdigest())
+
+    @pytest.mark.parametrize(
+        "authorization",
+        [None, "", "Bearer", "Bearer wrong-token", f"Basic {TOKEN}", f"bearer {TOKEN}x"],
+    )
+    def test_missing_or_wrong_token_gets_401(self, emulator, invoke: Invoke, authorization):
+        """GIVEN HTTP_BEARER_TOKEN_SHA256 is set
+        WHEN a request lacks the token or carries another
+        THEN 401 with WWW-Authenticate, and CAMS is not called."""
+        emulator.add_instances("i-1")
+        event = http_event()
+        if authorization is not None:
+            event["headers"]["Authorization"] = authorization
+
+        run = invoke(event)
+
+        result = assert_json_response(run, 401)
+        assert result["Code"] == "Unauthorized"
+        assert run.result is not None
+        assert run.result["headers"]["WWW-Authenticate"].startswith("Bearer")
+        assert emulator.journal() == []
+        assert emulator.instances() == {"i-1"}
+
+    def test_right_token_is_let_through_and_never_logged(self, emulator, invoke: Invoke):
+        """GIVEN HTTP_BEARER_TOKEN_SHA256 is set
+        WHEN a request carries the right token
+        THEN the instance is deleted and the token appears in no output."""
+        emulator.add_instances("i-1")
+        event = http_event()
+        event["headers"]["Authorization"] = f"Bearer {TOKEN}"
+
+        run = invoke(event)
+
+        assert_json_response(run, 200)
+        assert TOKEN not in run.output
+        assert TOKEN not in json.dumps(run.result)
+
+    def test_auth_is_checked_before_the_route(self, emulator, invoke: Invoke):
+        """GIVEN a token is required
+        WHEN an unauthenticated request asks for an unknown path
+        THEN 401, revealing nothing about routes."""
+        assert_json_response(invoke(http_event("GET", "/admin")), 401)
+
+    def test_event_invocations_are_not_affected(self, emulator, invoke: Invoke):
+        """GIVEN a token is required for HTTP
+        WHEN a direct event arrives
+        THEN it is processed as usual."""
+        emulator.add_instances("i-1")
+
+        run = invoke({"InstanceId": "i-1"})
+
+        assert run.result is not None
+        assert run.result["Outcome"] == "deleted"
+
+
+def test_invalid_configuration_gets_500_naming_the_variable(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN MAX_ATTEMPTS=zero
+    WHEN an HTTP request arrives
+    THEN 500 InvalidConfiguration whose message names MAX_ATTEMPTS; nothing is called."""
+    monkeypatch.setenv("MAX_ATTEMPTS", "zero")
+
+    result = assert_json_response(invoke(http_event()), 500)
+    assert result["Code"] == "InvalidConfiguration"
+    assert "MAX_ATTEMPTS" in result["Message"]
+    assert emulator.journal() == []
+
+
+def test_unexpected_bug_is_500_with_normalized_body_and_traceback_in_log_only(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a bug deep in the function (simulated by breaking the result renderer)
+    WHEN an HTTP request arrives
+    THEN 500 UnexpectedError with a normalized body; the traceback is in the log only."""
+    from cams_delete import http
+
+    def broken_respond(*_args, **_kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(http, "respond", broken_respond)
+
+    run = invoke(http_event())
+
+    result = assert_json_response(run, 500)
+    assert result["Code"] == "UnexpectedError"
+    assert "simulated bug" not in run.result["body"]
+    [error_line] = run.lines("unexpected_error")
+    assert "Traceback" in error_line["exception"]
+    assert "simulated bug" in error_line["exception"]

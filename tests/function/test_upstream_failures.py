@@ -1,0 +1,375 @@
+"""What each CAMS answer becomes: the emulator's faults through the real SDK, per source.
+
+HTTP maps every failure to a status and never raises; event invocations raise on a
+retryable failure (so FC retries) and return the result on a permanent one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cams_emulator import Credential, Fault
+from cams_local.fc import Credentials, FunctionMeta, Python310Context
+from tests.conftest import ROLE, Invoke, assert_valid_result, load_event, role_credential
+
+
+def delete_request(instance_id: str = "i-1") -> dict:
+    event = load_event("http-delete.json")
+    event["rawPath"] = f"/instances/{instance_id}"
+    return event
+
+
+def http_outcome(run) -> dict:
+    assert run.error is None, "an HTTP invocation never raises"
+    assert run.result is not None
+    body = run.body
+    assert_valid_result(body)
+    return body
+
+
+FAULTS = [
+    # fault, status, code, retryable
+    pytest.param(
+        Fault("throttle", status=429, times=None), 429, "Throttling.User", id="throttle-429"
+    ),
+    pytest.param(
+        Fault("throttle", status=400, times=None), 429, "Throttling.User", id="throttle-400"
+    ),
+    pytest.param(Fault("internal_error", times=None), 502, "InternalError", id="internal-500"),
+    pytest.param(Fault("unavailable", times=None), 503, "ServiceUnavailable", id="unavailable-503"),
+    pytest.param(
+        Fault("bad_gateway_html", times=None), 502, "UpstreamInvalidResponse", id="html-502"
+    ),
+    pytest.param(Fault("reset", times=None), 503, "UpstreamUnavailable", id="reset"),
+]
+
+
+@pytest.mark.parametrize(("fault", "status", "code"), FAULTS)
+def test_persistent_transient_fault_over_http(emulator, invoke: Invoke, fault, status, code):
+    """GIVEN CAMS fails transiently on every attempt
+    WHEN DELETE /instances/i-1 arrives
+    THEN after MAX_ATTEMPTS tries the answer is the mapped status, Retryable true,
+    and the instance still exists."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(fault)
+
+    run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == status
+    assert body["Code"] == code
+    assert body["Outcome"] == "failed"
+    assert body["Retryable"] is True
+    assert body["Attempts"] == 4
+    assert len(emulator.calls()) == 4
+    assert emulator.instances() == {"i-1"}
+    if status in (429, 503):
+        assert int(run.result["headers"]["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(("fault", "status", "code"), FAULTS)
+def test_transient_fault_once_is_retried_to_success(emulator, invoke: Invoke, fault, status, code):
+    """GIVEN CAMS fails transiently once
+    WHEN an event asks to delete the instance
+    THEN the function retries, the instance is deleted, and the result counts 2 attempts."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault(fault.kind, status=fault.status, times=1))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert run.error is None
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted"
+    assert run.result["Attempts"] == 2
+    assert emulator.instances() == set()
+    [retry] = run.lines("deletion_retry")
+    assert retry["code"] == code
+
+
+@pytest.mark.parametrize(("fault", "status", "code"), FAULTS)
+def test_persistent_transient_fault_on_an_event_raises(
+    emulator, invoke: Invoke, fault, status, code
+):
+    """GIVEN CAMS fails transiently on every attempt
+    WHEN an EventBridge event asks for the deletion
+    THEN the invocation raises, so FC's async retry and on-failure destination apply,
+    and the log still carries the canonical lines."""
+    emulator.add_instances("cams-7f3a9c01")
+    emulator.add_fault(fault)
+
+    run = invoke(load_event("eventbridge-cloudevent.json"))
+
+    assert run.result is None
+    assert run.error is not None
+    assert type(run.error).__name__ == "RetryableDeletionError"
+    assert code in str(run.error)
+    [deletion] = run.lines("deletion")
+    assert deletion["outcome"] == "failed"
+    assert deletion["retryable"] is True
+    assert deletion["attempts"] == 4
+    [invocation] = run.lines("invocation")
+    assert invocation["status"] == "retrying"
+
+
+def test_throttle_retry_after_is_honoured(emulator, invoke: Invoke):
+    """GIVEN CAMS throttles once with x-acs-retry-after: 300 ms
+    WHEN an event asks for the deletion
+    THEN the function waits at least that long before the retry."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("throttle", status=429, retry_after_ms=300, times=1))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted"
+    [retry] = run.lines("deletion_retry")
+    assert retry["delay_ms"] >= 300
+    first, second = emulator.calls()
+    assert second.time - first.time >= 0.29
+
+
+def test_retry_after_a_lost_answer_ends_as_already_deleted(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN CAMS deletes the instance but its answer never arrives (read timeout)
+    WHEN the function retries
+    THEN the retry finds the instance gone and the result is already_deleted, Success true."""
+    monkeypatch.setenv("CAMS_READ_TIMEOUT_MS", "300")
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("timeout_after_commit", delay_s=2, times=1))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert run.error is None
+    assert run.result is not None
+    assert run.result["Outcome"] == "already_deleted"
+    assert run.result["Success"] is True
+    assert run.result["Attempts"] == 2
+    [retry] = run.lines("deletion_retry")
+    assert retry["code"] == "UpstreamTimeout"
+
+
+def test_hang_until_the_deadline_answers_504_before_fc_would_kill(emulator, invoke: Invoke):
+    """GIVEN CAMS hangs on every request and the function's timeout is 3 s
+    WHEN DELETE /instances/i-1 arrives
+    THEN the function answers 504 DeadlineExceeded before its timeout."""
+    import time
+
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("hang", delay_s=10, times=None))
+    context = Python310Context(credentials=ROLE, function=FunctionMeta(timeout=3))
+
+    started = time.monotonic()
+    run = invoke(delete_request(), context)
+    elapsed = time.monotonic() - started
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 504
+    assert body["Code"] == "DeadlineExceeded"
+    assert body["Retryable"] is True
+    assert elapsed < 3.0
+    assert emulator.instances() == {"i-1"}
+
+
+def test_hang_on_an_event_raises_before_the_deadline(emulator, invoke: Invoke):
+    """GIVEN CAMS hangs and the function's timeout is 3 s
+    WHEN an event asks for the deletion
+    THEN the invocation raises (retryable) before FC's timeout."""
+    import time
+
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("hang", delay_s=10, times=None))
+    context = Python310Context(credentials=ROLE, function=FunctionMeta(timeout=3))
+
+    started = time.monotonic()
+    run = invoke({"InstanceId": "i-1"}, context)
+
+    assert time.monotonic() - started < 3.0
+    assert run.error is not None
+    assert "DeadlineExceeded" in str(run.error) or "UpstreamTimeout" in str(run.error)
+
+
+def test_latency_within_the_timeout_is_just_slow(emulator, invoke: Invoke):
+    """GIVEN 200 ms of CAMS latency
+    WHEN an event asks for the deletion
+    THEN it succeeds on the first attempt."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("latency", delay_s=0.2, times=None))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted"
+    assert run.result["Attempts"] == 1
+
+
+def test_business_error_is_permanent_502_and_not_retried(emulator, invoke: Invoke):
+    """GIVEN CAMS answers 200 with a Code other than OK (a business refusal)
+    WHEN DELETE /instances/i-1 arrives
+    THEN 502 with CAMS's code and message, one attempt, not retryable."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(
+        Fault(
+            "business_error", code="InstanceStatus.Invalid", message="Instance is busy", times=None
+        )
+    )
+
+    run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 502
+    assert body["Code"] == "InstanceStatus.Invalid"
+    assert body["Message"] == "Instance is busy"
+    assert body["Retryable"] is False
+    assert body["Attempts"] == 1
+    assert body["RequestId"]
+
+
+def test_business_error_on_an_event_returns_and_logs_at_error(emulator, invoke: Invoke):
+    """GIVEN a permanent business refusal
+    WHEN an event asks for the deletion
+    THEN the invocation returns the failed result (no raise) and logs it at error level."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("business_error", code="InstanceStatus.Invalid", times=None))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert run.error is None
+    assert run.result is not None
+    assert run.result["Outcome"] == "failed"
+    assert run.result["Retryable"] is False
+    [deletion] = run.lines("deletion")
+    assert deletion["level"] == "error"
+
+
+def test_code_ok_with_success_false_is_a_deletion(monkeypatch, invoke: Invoke):
+    """GIVEN CAMS answers like the API page's own sample: Code OK with Success false
+    WHEN an event asks for the deletion
+    THEN Code is the authority: the outcome is deleted and Success is true."""
+    from cams_emulator import CamsEmulator
+
+    with CamsEmulator(
+        credentials=[role_credential()], instances=["i-1"], ok_success_flag=False
+    ) as emu:
+        monkeypatch.setenv("CAMS_ENDPOINT", emu.endpoint)
+        monkeypatch.setenv("CAMS_PROTOCOL", "http")
+
+        run = invoke({"InstanceId": "i-1"})
+
+        assert run.result is not None
+        assert run.result["Outcome"] == "deleted"
+        assert run.result["Success"] is True
+        assert emu.instances() == set()
+
+
+def test_ram_denial_is_403_with_parsed_access_denied_detail(monkeypatch, invoke: Invoke):
+    """GIVEN the function's role may not call DeleteInstance
+    WHEN DELETE /instances/i-1 arrives
+    THEN 403 Forbidden.RAM, with AccessDeniedDetail as an object, not retried."""
+    from cams_emulator import CamsEmulator
+
+    denied = role_credential(allowed_actions=frozenset({"QueryInstance"}))
+    with CamsEmulator(credentials=[denied], instances=["i-1"]) as emu:
+        monkeypatch.setenv("CAMS_ENDPOINT", emu.endpoint)
+        monkeypatch.setenv("CAMS_PROTOCOL", "http")
+
+        run = invoke(delete_request())
+
+        body = http_outcome(run)
+        assert run.result is not None
+        assert run.result["statusCode"] == 403
+        assert body["Code"] == "Forbidden.RAM"
+        assert isinstance(body["AccessDeniedDetail"], dict)
+        assert body["AccessDeniedDetail"]
+        assert body["Retryable"] is False
+        assert len(emu.calls()) == 1
+        assert emu.instances() == {"i-1"}
+
+
+@pytest.mark.parametrize(
+    ("credentials", "code"),
+    [
+        (Credentials(ROLE.access_key_id, "the-wrong-secret-value", ROLE.security_token),
+         "SignatureDoesNotMatch"),
+        (Credentials("STS.UnknownKeyId000000001", ROLE.access_key_secret, ROLE.security_token),
+         "InvalidAccessKeyId.NotFound"),
+        (Credentials(ROLE.access_key_id, ROLE.access_key_secret, "a-token-that-expired-long-ago"),
+         "InvalidSecurityToken"),
+    ],
+    ids=["wrong-secret", "unknown-key", "wrong-token"],
+)  # fmt: skip
+def test_refused_role_credentials_are_a_permanent_502(emulator, invoke: Invoke, credentials, code):
+    """GIVEN the role's keys are refused by the gateway (the function's problem, not the caller's)
+    WHEN DELETE /instances/i-1 arrives
+    THEN 502 with the gateway's code, one attempt, and the instance remains."""
+    emulator.add_instances("i-1")
+    context = Python310Context(credentials=credentials, function=FunctionMeta(timeout=30))
+
+    run = invoke(delete_request(), context)
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 502
+    assert body["Code"].startswith(code)
+    assert body["Retryable"] is False
+    assert body["Attempts"] == 1
+    assert emulator.instances() == {"i-1"}
+
+
+def test_connection_refused_is_503_retryable(invoke: Invoke, monkeypatch):
+    """GIVEN nothing listens at CAMS_ENDPOINT
+    WHEN DELETE /instances/i-1 arrives
+    THEN 503 UpstreamUnavailable after MAX_ATTEMPTS."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("CAMS_ENDPOINT", f"127.0.0.1:{port}")
+    monkeypatch.setenv("CAMS_PROTOCOL", "http")
+
+    run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 503
+    assert body["Code"] == "UpstreamUnavailable"
+    assert body["Attempts"] == 4
+
+
+def test_max_attempts_is_configurable(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN MAX_ATTEMPTS=2 and a persistent 503
+    WHEN an HTTP request arrives
+    THEN exactly 2 calls reach CAMS."""
+    monkeypatch.setenv("MAX_ATTEMPTS", "2")
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("unavailable", times=None))
+
+    run = invoke(delete_request())
+
+    assert http_outcome(run)["Attempts"] == 2
+    assert len(emulator.calls()) == 2
+
+
+def test_missing_credentials_fail_clearly(emulator, invoke: Invoke):
+    """GIVEN a python3.12-style context and no ALIBABA_CLOUD_* variables
+    WHEN DELETE /instances/i-1 arrives
+    THEN 500 MissingCredentials, saying how to fix it; CAMS is not called."""
+    from cams_local.fc import Python312Context
+
+    emulator.add_instances("i-1")
+
+    run = invoke(delete_request(), Python312Context())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 500
+    assert body["Code"] == "MissingCredentials"
+    assert "role" in body["Message"]
+    assert emulator.journal() == []
+
+
+def test_unused_credential_kinds_are_distinct(emulator):
+    """The emulator tells keys apart (guards the fixtures above against a vacuous pass)."""
+    assert Credential("a", "b") != Credential("a", "c")
