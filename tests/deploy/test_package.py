@@ -1,0 +1,377 @@
+"""The deployment package, built once for python3.10 as `make package` builds it.
+
+It must be what FC can run and nothing else: handler/ at the root, the pinned dependencies
+resolved for 3.10 (async_timeout included), unchecked-hash bytecode for every module, nothing
+of this machine. The last test unpacks it and serves an event from it under python3.10 run
+with -I -S and only the package on sys.path, against the CAMS emulator.
+
+The target interpreter is required: these tests fail (never skip) without it, as CI has it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cams_emulator import CamsEmulator, Credential
+from tools import build_package
+
+REPO = Path(__file__).resolve().parents[2]
+RUNTIME = "python3.10"
+TAG = "cpython-310"
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+
+
+@dataclass(frozen=True)
+class Built:
+    zip_path: Path
+    interpreter: Path
+    stdout: str
+    names: list[str]
+
+    def read(self, name: str) -> bytes:
+        with zipfile.ZipFile(self.zip_path) as archive:
+            return archive.read(name)
+
+
+@pytest.fixture(scope="module")
+def target_python() -> Path:
+    try:
+        return build_package.find_interpreter(RUNTIME)
+    except build_package.BuildError as error:
+        pytest.fail(f"the package tests need the target interpreter: {error}")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, target_python: Path) -> Built:
+    out = tmp_path_factory.mktemp("package") / "function.zip"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "build_package.py"),
+            "--runtime",
+            RUNTIME,
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+    return Built(out, target_python, result.stdout, names)
+
+
+@pytest.fixture(scope="module")
+def target_magic(target_python: Path) -> bytes:
+    probe = subprocess.run(
+        [str(target_python), "-I", "-c", "import importlib.util as u; print(u.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return bytes.fromhex(probe.stdout.strip())
+
+
+def test_summary_and_size(built: Built) -> None:
+    size = built.zip_path.stat().st_size
+    assert size <= 16_000_000, f"{size:,} bytes zipped"
+    assert f"{size:,} bytes" in built.stdout
+    assert "files" in built.stdout
+
+
+def test_handler_at_the_root(built: Built) -> None:
+    names = set(built.names)
+    assert "index.py" in names
+    assert "cams_delete/__init__.py" in names
+    handler_files = {
+        p.relative_to(REPO / "handler").as_posix()
+        for p in (REPO / "handler").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert handler_files <= names, sorted(handler_files - names)
+    assert not [n for n in names if n.startswith("handler/")]
+
+
+def test_dependencies_resolved_for_the_target_python(built: Built) -> None:
+    names = set(built.names)
+    # async-timeout ; python_full_version < '3.11': evaluated for 3.10, not for the builder.
+    assert "async_timeout/__init__.py" in names
+    assert any(re.fullmatch(r"async_timeout-[\d.]+\.dist-info/METADATA", n) for n in names)
+    for module in ("alibabacloud_cams20200606/client.py", "structlog/__init__.py"):
+        assert module in names
+    # Compiled extensions are the target's: CPython 3.10 (or abi3) for linux x86_64.
+    extensions = [n for n in names if n.endswith(".so")]
+    assert extensions
+    for name in extensions:
+        assert re.search(r"\.(cpython-310-x86_64-linux-gnu|abi3)\.so$", name), name
+    # apscheduler reads its own metadata at import: dist-info must stay.
+    assert any(n.startswith("apscheduler-") and n.endswith(".dist-info/METADATA") for n in names)
+
+
+def test_every_module_has_unchecked_hash_bytecode_for_the_target(
+    built: Built, target_magic: bytes
+) -> None:
+    names = set(built.names)
+    sources = [n for n in names if n.endswith(".py")]
+    assert len(sources) > 500
+    missing = []
+    with zipfile.ZipFile(built.zip_path) as archive:
+        for source in sources:
+            folder, _, file = source.rpartition("/")
+            pyc = f"{folder + '/' if folder else ''}__pycache__/{file[:-3]}.{TAG}.pyc"
+            if pyc not in names:
+                missing.append(source)
+                continue
+            header = archive.read(pyc)[:16]
+            assert header[:4] == target_magic, f"{pyc}: not bytecode of the target Python"
+            flags = int.from_bytes(header[4:8], "little")
+            assert flags == 0b01, f"{pyc}: flags {flags:#04b}, want unchecked-hash (0b01)"
+    assert not missing, f"no bytecode for {missing[:10]}"
+    others = [n for n in names if n.endswith(".pyc") and f".{TAG}." not in n]
+    assert not others, f"bytecode for another Python: {others[:10]}"
+
+
+def test_nothing_of_the_build_machine(built: Built) -> None:
+    names = built.names
+    for pattern in (
+        r"(^|/)tests?/",
+        r"^cams_emulator/",
+        r"^cams_local/",
+        r"^(_)?pytest",
+        r"^bin/",
+        r"(^|/)\.venv",
+        r"(^|/)\.(mypy|ruff|pytest)_cache/",
+        r"^(tests|bench|tools|docs|events|dist)/",
+        r"\.pth$",
+    ):
+        found = [n for n in names if re.search(pattern, n)]
+        assert not found, f"{pattern}: {found[:10]}"
+    forbidden = {
+        str(REPO).encode(),
+        str(built.zip_path.parent).encode(),
+        b"fc-package-",  # the staging directory's prefix
+        str(Path(sys.prefix)).encode(),
+        str(built.interpreter.parent.parent).encode(),
+    }
+    with zipfile.ZipFile(built.zip_path) as archive:
+        for info in archive.infolist():
+            data = archive.read(info)
+            leaked = [p.decode() for p in forbidden if p in data]
+            assert not leaked, f"{info.filename} contains {leaked}"
+
+
+def test_the_zip_is_deterministic(built: Built) -> None:
+    with zipfile.ZipFile(built.zip_path) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {(i.external_attr >> 16) & 0o7777 for i in infos} <= {0o644, 0o755}
+    assert not [i.filename for i in infos if i.is_dir()]
+
+
+def test_writing_the_same_tree_twice_gives_the_same_bytes(tmp_path: Path) -> None:
+    stage = tmp_path / "stage"
+    (stage / "pkg").mkdir(parents=True)
+    (stage / "pkg" / "b.py").write_text("B = 2\n")
+    (stage / "a.py").write_text("A = 1\n")
+    (stage / "run.sh").write_text("#!/bin/sh\n")
+    (stage / "run.sh").chmod(0o775)
+    first, second = tmp_path / "1.zip", tmp_path / "2.zip"
+    build_package.write_zip(stage, first)
+    os.utime(stage / "a.py", (0, 0))
+    build_package.write_zip(stage, second)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        modes = {i.filename: (i.external_attr >> 16) & 0o7777 for i in archive.infolist()}
+    assert modes == {"a.py": 0o644, "pkg/b.py": 0o644, "run.sh": 0o755}
+
+
+def test_wheel_tags_are_checked() -> None:
+    fits = build_package._tag_fits
+    assert fits("cp310-cp310-manylinux_2_17_x86_64", 3, 10)
+    assert fits("cp310-cp310-manylinux2014_x86_64", 3, 10)
+    assert fits("cp39-abi3-manylinux_2_28_x86_64", 3, 10)
+    assert not fits("cp311-cp311-manylinux_2_17_x86_64", 3, 10)
+    assert not fits("cp310-cp310-linux_x86_64", 3, 10), "built on this machine, not portable"
+    assert not fits("cp310-cp310-manylinux_2_34_x86_64", 3, 10), "newer glibc than Debian 10"
+    assert not fits("cp310-cp310-manylinux_2_17_aarch64", 3, 10)
+    assert not fits("cp312-abi3-manylinux_2_17_x86_64", 3, 10)
+
+
+def test_a_missing_interpreter_fails_clearly() -> None:
+    with pytest.raises(build_package.BuildError, match=r"no CPython 3\.10"):
+        build_package.find_interpreter(RUNTIME, "/nonexistent/python3.10")
+    with pytest.raises(build_package.BuildError, match="unknown runtime"):
+        build_package.find_interpreter("python2.7")
+
+
+# --- serving an event from the package -----------------------------------------------------
+
+DRIVER = textwrap.dedent(
+    """
+    import json, sys, sysconfig
+
+    PKG, OUT = sys.argv[1], sys.argv[2]
+    sys.path.insert(0, PKG)
+    import index
+
+
+    class Namespace:
+        def __init__(self, **fields):
+            self.__dict__.update(fields)
+
+
+    context = Namespace(
+        request_id="req-package-1",
+        credentials=Namespace(
+            access_key_id="STS.package-ak",
+            access_key_secret="package-sk",
+            security_token="package-token",
+        ),
+        function=Namespace(
+            name="cams-delete-instance", handler="index.handler", memory=128, timeout=30
+        ),
+        service=Namespace(log_project="", log_store="", qualifier="LATEST", version_id=""),
+        region="ap-southeast-1",
+        account_id="1234567890123456",
+    )
+    index.initialize(context)
+    result = index.handler(b'{"InstanceId": "i-pkg-1"}', context)
+    files = sorted(
+        {m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    )
+    paths = sysconfig.get_paths()
+    with open(OUT, "w") as out:
+        json.dump(
+            {
+                "result": result,
+                "files": files,
+                "stdlib": [paths["stdlib"], paths["platstdlib"]],
+                "flags": [sys.flags.isolated, sys.flags.no_site],
+                "version": list(sys.version_info[:2]),
+            },
+            out,
+        )
+    """
+)
+
+
+@pytest.fixture
+def unpacked(built: Built, tmp_path: Path) -> Path:
+    target = tmp_path / "code"
+    with zipfile.ZipFile(built.zip_path) as archive:
+        archive.extractall(target)
+    return target
+
+
+@pytest.fixture
+def emulator() -> Iterator[CamsEmulator]:
+    credential = Credential(
+        "STS.package-ak",
+        "package-sk",
+        "package-token",
+        allowed_actions=frozenset({"cams:DeleteInstance"}),  # what the RAM policy grants
+    )
+    with CamsEmulator(credentials=[credential], instances=["i-pkg-1", "i-pkg-2"]) as emu:
+        yield emu
+
+
+def test_the_package_serves_an_event_under_the_target_runtime(
+    built: Built, unpacked: Path, emulator: CamsEmulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "result.json"
+    env = {
+        "CAMS_ENDPOINT": emulator.endpoint,
+        "CAMS_PROTOCOL": "http",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+    }
+    assert not set(env) & set(PROXY_VARIABLES)
+    child = subprocess.run(
+        [str(built.interpreter), "-I", "-S", "-B", "-c", DRIVER, str(unpacked), str(out)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert child.returncode == 0, f"stdout:\n{child.stdout}\nstderr:\n{child.stderr}"
+    report = json.loads(out.read_text())
+    assert report["version"] == [3, 10]
+    assert report["flags"] == [1, 1]
+
+    result = report["result"]
+    assert {
+        "Success",
+        "Code",
+        "Message",
+        "RequestId",
+        "AccessDeniedDetail",
+        "InstanceId",
+        "Outcome",
+        "Retryable",
+        "Attempts",
+    } <= set(result)
+    assert result["Outcome"] == "deleted", result
+    assert result["Success"] is True
+    assert result["InstanceId"] == "i-pkg-1"
+    assert emulator.instances() == {"i-pkg-2"}
+    (call,) = emulator.calls("DeleteInstance")
+    assert call.instance_id == "i-pkg-1"
+    assert call.security_token == "package-token"
+    assert call.signature_valid
+
+    # Everything the function loaded came from the package or the interpreter's stdlib.
+    allowed = [str(unpacked.resolve())] + [str(Path(p).resolve()) for p in report["stdlib"]]
+    outside = [
+        f
+        for f in report["files"]
+        if not any(str(Path(f).resolve()).startswith(root + os.sep) for root in allowed)
+    ]
+    assert not outside, outside
+    assert any(f.startswith(str(unpacked)) for f in report["files"])
+    assert "site-packages" not in "".join(report["files"])
+
+
+def test_bytecode_is_used_as_is(built: Built, unpacked: Path) -> None:
+    # Unchecked-hash bytecode is loaded without looking at the source: a source that would
+    # fail if it were compiled again goes unnoticed, and nothing new is written.
+    index_source = unpacked / "index.py"
+    index_source.write_text(index_source.read_text() + "\nraise SystemExit('source was read')\n")
+    before = sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*"))
+    probe = subprocess.run(
+        [
+            str(built.interpreter),
+            "-I",
+            "-S",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(unpacked)!r}); "
+            "import index, alibabacloud_cams20200606.client, async_timeout; "
+            "print(index.__cached__)",
+        ],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip().endswith(f"__pycache__/index.{TAG}.pyc")
+    after = sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*"))
+    assert before == after, "the import wrote files: bytecode was not used as shipped"
