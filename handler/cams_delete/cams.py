@@ -6,12 +6,14 @@ and `initialize` imports it ahead of the first invocation.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from cams_delete import logs
 from cams_delete.credentials import RoleCredentials
 from cams_delete.results import DeletionResult, Outcome, cams_message, failed
 
@@ -30,11 +32,29 @@ class Endpoint:
     region: str
 
 
-def load_sdk() -> None:
-    """Import the SDK modules a call needs, so the first invocation does not."""
-    import alibabacloud_cams20200606.client  # noqa: F401, PLC0415
-    import alibabacloud_tea_openapi.exceptions  # noqa: F401, PLC0415
-    import requests.exceptions  # noqa: F401, PLC0415
+@dataclass(frozen=True)
+class Sdk:
+    """The few SDK names the function uses, imported once."""
+
+    client: Any
+    config: Any
+    delete_request: Any
+    runtime_options: Any
+    tea_exception: type[Exception]
+
+
+@functools.cache
+def load_sdk() -> Sdk:
+    """Import the SDK (about 575 modules); `initialize` calls this so invocations don't."""
+    from alibabacloud_cams20200606.client import Client  # noqa: PLC0415
+    from alibabacloud_cams20200606.models import DeleteInstanceRequest  # noqa: PLC0415
+    from alibabacloud_tea_openapi.utils_models import Config  # noqa: PLC0415
+    from darabonba.runtime import RuntimeOptions  # noqa: PLC0415
+    from Tea.exceptions import TeaException  # noqa: PLC0415
+
+    # The SDK's modules attach stderr handlers to their loggers when imported.
+    logs.silence_sdk_loggers(logs.SDK_LOGGERS)
+    return Sdk(Client, Config, DeleteInstanceRequest, RuntimeOptions, TeaException)
 
 
 class ClientCache:
@@ -68,12 +88,10 @@ class ClientCache:
 
 
 def _new_client(endpoint: Endpoint, credentials: RoleCredentials) -> Any:
-    from alibabacloud_cams20200606.client import Client  # noqa: PLC0415
-    from alibabacloud_tea_openapi.utils_models import Config  # noqa: PLC0415
-
+    sdk = load_sdk()
     # Keys passed explicitly: the SDK's default credential chain would start a
     # scheduler thread and read variables frozen at import time.
-    config = Config(
+    config = sdk.config(
         access_key_id=credentials.access_key_id,
         access_key_secret=credentials.access_key_secret,
         security_token=credentials.security_token,
@@ -81,7 +99,7 @@ def _new_client(endpoint: Endpoint, credentials: RoleCredentials) -> Any:
         protocol=endpoint.protocol,
         region_id=endpoint.region,
     )
-    return Client(config)
+    return sdk.client(config)
 
 
 def delete_once(
@@ -93,20 +111,17 @@ def delete_once(
     not_found_codes: frozenset[str],
 ) -> DeletionResult:
     """Send one DeleteInstance and classify the answer; never retries by itself."""
-    from alibabacloud_cams20200606.models import DeleteInstanceRequest  # noqa: PLC0415
-    from darabonba.runtime import RuntimeOptions  # noqa: PLC0415
-    from Tea.exceptions import TeaException  # noqa: PLC0415
-
-    runtime = RuntimeOptions(
+    sdk = load_sdk()
+    runtime = sdk.runtime_options(
         connect_timeout=max(1, int(connect_timeout_s * 1000)),
         read_timeout=max(1, int(read_timeout_s * 1000)),
         autoretry=False,
     )
     try:
         response = client.delete_instance_with_options(
-            DeleteInstanceRequest(instance_id=instance_id), runtime
+            sdk.delete_request(instance_id=instance_id), runtime
         )
-    except TeaException as error:
+    except sdk.tea_exception as error:
         return classify_error(error, instance_id, not_found_codes)
     body = response.body.to_map() if response.body is not None else {}
     return classify_body(body, instance_id, not_found_codes)

@@ -109,7 +109,6 @@ def configure(level: str = "INFO") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
     )
     _level = level
-    silence_sdk_loggers(SDK_LOGGERS)
 
 
 def get() -> Any:

@@ -1,0 +1,116 @@
+"""Configuration: every variable checked, a bad value fails fast naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from cams_delete import entrypoints
+from cams_delete.config import ConfigError, load_settings
+from cams_local.fc import Python310Context
+from tests.conftest import ROLE, Invoke
+
+
+def test_defaults():
+    """GIVEN no variables
+    WHEN settings load
+    THEN the documented defaults hold."""
+    settings = load_settings({})
+
+    assert settings.region == "ap-southeast-1"
+    assert settings.endpoint == "cams.ap-southeast-1.aliyuncs.com"
+    assert settings.protocol == "https"
+    assert "InvalidInstanceId.NotFound" in settings.not_found_codes
+    assert settings.protected_instance_ids == frozenset()
+    assert settings.dry_run is False
+    assert settings.log_level == "INFO"
+    assert settings.max_attempts == 4
+    assert settings.max_concurrency == 8
+    assert settings.max_batch_size == 100
+    assert settings.bearer_token_sha256 is None
+
+
+def test_endpoint_follows_region():
+    assert load_settings({"CAMS_REGION": "cn-hangzhou"}).endpoint == "cams.cn-hangzhou.aliyuncs.com"
+
+
+def test_lists_are_trimmed():
+    settings = load_settings(
+        {"PROTECTED_INSTANCE_IDS": " a , b,,", "CAMS_NOT_FOUND_CODES": "X.NotFound, Y"}
+    )
+
+    assert settings.protected_instance_ids == {"a", "b"}
+    assert settings.not_found_codes == {"X.NotFound", "Y"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"CAMS_REGION": "Asia Pacific"}, "CAMS_REGION"),
+        ({"CAMS_ENDPOINT": "https://cams.example.com/"}, "CAMS_ENDPOINT"),
+        ({"CAMS_ENDPOINT": "127.0.0.1:99999"}, "CAMS_ENDPOINT"),
+        ({"CAMS_PROTOCOL": "ftp"}, "CAMS_PROTOCOL"),
+        ({"CAMS_PROTOCOL": "http"}, "CAMS_PROTOCOL"),
+        ({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": "cams.example.com"}, "CAMS_PROTOCOL"),
+        ({"CAMS_NOT_FOUND_CODES": "a b"}, "CAMS_NOT_FOUND_CODES"),
+        ({"PROTECTED_INSTANCE_IDS": "ok,not ok"}, "PROTECTED_INSTANCE_IDS"),
+        ({"DRY_RUN": "maybe"}, "DRY_RUN"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS"),
+        ({"MAX_ATTEMPTS": "four"}, "MAX_ATTEMPTS"),
+        ({"MAX_CONCURRENCY": "1000"}, "MAX_CONCURRENCY"),
+        ({"MAX_BATCH_SIZE": "-1"}, "MAX_BATCH_SIZE"),
+        ({"HTTP_BEARER_TOKEN_SHA256": "not-a-hash"}, "HTTP_BEARER_TOKEN_SHA256"),
+        ({"RETRY_BASE_DELAY_MS": "500", "RETRY_MAX_DELAY_MS": "100"}, "RETRY_MAX_DELAY_MS"),
+    ],
+)
+def test_bad_values_name_their_variable(environ, variable):
+    """GIVEN one bad value
+    WHEN settings load
+    THEN ConfigError names that variable and says why."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ)
+
+    assert raised.value.variable == variable
+    assert str(raised.value).startswith(f"{variable}: ")
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:8080", "localhost:1", "[::1]:9000", "127.9.9.9"])
+def test_http_is_allowed_for_loopback(endpoint):
+    assert load_settings({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": endpoint}).protocol == "http"
+
+
+def test_initializer_fails_fast_on_bad_configuration(monkeypatch, capsys):
+    """GIVEN CAMS_PROTOCOL=http with a public endpoint
+    WHEN FC runs the initializer
+    THEN it raises, naming the variable, and logs the reason at critical level."""
+    monkeypatch.setenv("CAMS_PROTOCOL", "http")
+
+    with pytest.raises(entrypoints.InvalidConfigurationError, match="CAMS_PROTOCOL"):
+        entrypoints.initialize(Python310Context(credentials=ROLE))
+
+    assert '"level":"critical"' in capsys.readouterr().out
+
+
+def test_initializer_succeeds_and_loads_the_sdk(emulator, capsys):
+    """GIVEN a valid configuration
+    WHEN FC runs the initializer
+    THEN the SDK's client module is imported and one 'initialized' line is logged."""
+    import sys
+
+    entrypoints.initialize(Python310Context(credentials=ROLE))
+
+    assert "alibabacloud_cams20200606.client" in sys.modules
+    assert '"event":"initialized"' in capsys.readouterr().out
+
+
+def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
+    """GIVEN MAX_BATCH_SIZE=lots
+    WHEN an event arrives
+    THEN the invocation raises (FC retries it and keeps it for the on-failure destination)
+    rather than dropping it."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "lots")
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert run.error is not None
+    assert "MAX_BATCH_SIZE" in str(run.error)

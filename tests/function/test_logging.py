@@ -1,0 +1,177 @@
+"""Logs: one JSON object per line on stdout, with the request id, the function name and
+cold_start on every line, canonical lines per deletion and per invocation, no secrets."""
+
+from __future__ import annotations
+
+import logging
+
+from cams_delete import logs
+from cams_emulator import Fault
+from tests.conftest import ROLE, Invoke, event_bytes
+
+
+def test_every_line_is_json_with_invocation_fields(emulator, invoke: Invoke, context):
+    """GIVEN a batch event
+    WHEN it is handled
+    THEN every stdout line is a JSON object carrying request_id, function_name, cold_start."""
+    emulator.add_instances("cams-7f3a9c02", "cams-7f3a9c03")
+
+    run = invoke(event_bytes("eventbridge-kafka-batch.json"))
+
+    assert run.logs, "the invocation logged nothing"
+    assert len(run.logs) == len(run.output.splitlines())
+    for line in run.logs:
+        assert line["request_id"] == context.request_id
+        assert line["function_name"] == context.function.name
+        assert isinstance(line["cold_start"], bool)
+        assert line["level"] in {"debug", "info", "warning", "error", "critical"}
+        assert line["timestamp"].endswith("Z")
+
+
+def test_canonical_deletion_and_invocation_lines(emulator, invoke: Invoke):
+    """GIVEN a batch with two distinct instances, one of them twice
+    WHEN it is handled
+    THEN there is one deletion line per distinct instance, with outcome, code, CAMS
+    request id, attempts and duration, and one invocation line with source, count, status."""
+    emulator.add_instances("cams-7f3a9c02", "cams-7f3a9c03")
+
+    run = invoke(event_bytes("eventbridge-kafka-batch.json"))
+
+    deletions = run.lines("deletion")
+    assert sorted(line["instance_id"] for line in deletions) == ["cams-7f3a9c02", "cams-7f3a9c03"]
+    for line in deletions:
+        assert line["outcome"] == "deleted"
+        assert line["code"] == "OK"
+        assert line["cams_request_id"]
+        assert line["attempts"] == 1
+        assert line["duration_ms"] >= 0
+    [invocation] = run.lines("invocation")
+    assert invocation["source"] == "batch"
+    assert invocation["count"] == 3
+    assert invocation["status"] == "succeeded"
+    assert invocation["outcomes"] == {"deleted": 3}
+
+
+def test_cold_start_is_true_once_per_instance(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN a fresh function instance
+    WHEN it handles two invocations
+    THEN the first is logged as a cold start and the second is not."""
+    from cams_delete import entrypoints
+
+    monkeypatch.setattr(entrypoints, "_cold_start", True)
+
+    first = invoke({"InstanceId": "bad id"})
+    second = invoke({"InstanceId": "bad id"})
+
+    assert {line["cold_start"] for line in first.logs} == {True}
+    assert {line["cold_start"] for line in second.logs} == {False}
+
+
+def test_context_does_not_leak_between_invocations(emulator, invoke: Invoke, context):
+    """GIVEN two invocations with different request ids on one warm instance
+    WHEN both are handled
+    THEN each invocation's lines carry only its own request id."""
+    from cams_local.fc import Python310Context
+
+    other = Python310Context(credentials=ROLE)
+
+    first = invoke({"InstanceId": "bad id"})
+    second = invoke({"InstanceId": "bad id"}, other)
+
+    assert {line["request_id"] for line in first.logs} == {context.request_id}
+    assert {line["request_id"] for line in second.logs} == {other.request_id}
+
+
+def test_retries_are_logged_with_attempt_and_delay(emulator, invoke: Invoke):
+    """GIVEN a one-shot 503
+    WHEN an event is handled
+    THEN a deletion_retry warning names the attempt, the code and the delay, and the
+    deletion line reports 2 attempts."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("unavailable", times=1))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    [retry] = run.lines("deletion_retry")
+    assert retry["level"] == "warning"
+    assert retry["attempt"] == 1
+    assert retry["code"] == "ServiceUnavailable"
+    assert retry["delay_ms"] >= 0
+    [deletion] = run.lines("deletion")
+    assert deletion["attempts"] == 2
+
+
+def test_redaction_processor_masks_sensitive_keys_and_known_secrets():
+    """GIVEN a secret registered for the invocation
+    WHEN a log event carries it under an innocent key, nested, or under a sensitive key
+    THEN every occurrence is replaced by [REDACTED]."""
+    logs.clear_secrets()
+    logs.register_secrets("very-secret-value-123")
+
+    event = logs.redact_secrets(
+        None,
+        "info",
+        {
+            "event": "x",
+            "note": "prefix very-secret-value-123 suffix",
+            "nested": {"list": ["very-secret-value-123"], "security_token": "abc"},
+            "Authorization": "Bearer whatever",
+            "access_key_secret": "whatever",
+            "count": 3,
+        },
+    )
+
+    assert event["note"] == "prefix [REDACTED] suffix"
+    assert event["nested"] == {"list": ["[REDACTED]"], "security_token": "[REDACTED]"}
+    assert event["Authorization"] == "[REDACTED]"
+    assert event["access_key_secret"] == "[REDACTED]"
+    assert event["count"] == 3
+    logs.clear_secrets()
+
+
+def test_secret_in_an_exception_never_reaches_the_log(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN a bug whose exception message contains the role's secret
+    WHEN the HTTP invocation logs the traceback
+    THEN the logged traceback has the secret redacted (invoke() also checks all output)."""
+    from cams_delete import deleter
+
+    emulator.add_instances("i-1")
+
+    def leaky(*_args, **_kwargs):
+        raise RuntimeError(f"boom {ROLE.access_key_secret} {ROLE.security_token}")
+
+    monkeypatch.setattr(deleter, "delete_instance", leaky)
+    event = __import__("json").loads(event_bytes("http-delete.json"))
+    event["rawPath"] = "/instances/i-1"
+
+    run = invoke(event)
+
+    [error] = run.lines("unexpected_error")
+    assert "boom [REDACTED] [REDACTED]" in error["exception"]
+
+
+def test_sdk_loggers_do_not_print(emulator, invoke: Invoke, capsys):
+    """GIVEN the function has called CAMS (so the SDK is imported, with the stderr
+    handlers its modules attach to their loggers)
+    WHEN the SDK's own loggers emit records
+    THEN nothing reaches stdout or stderr."""
+    emulator.add_instances("i-1")
+    invoke({"InstanceId": "i-1"})
+
+    for name in logs.SDK_LOGGERS:
+        logging.getLogger(name).error("sdk noise from %s", name)
+
+    captured = capsys.readouterr()
+    assert "sdk noise" not in captured.out
+    assert "sdk noise" not in captured.err
+
+
+def test_log_level_filters_info(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN LOG_LEVEL=ERROR
+    WHEN a rejected (warning) and an invocation (info) line would be written
+    THEN neither is."""
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+
+    run = invoke({"InstanceId": "bad id"})
+
+    assert run.logs == []
