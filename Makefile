@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 PORT ?= 9000
+# The FC runtime the package is built for: python3.10 (default) or python3.12.
+RUNTIME ?= python3.10
 
 # Tests talk to loopback only; a proxy would intercept even 127.0.0.1.
 unexport HTTP_PROXY HTTPS_PROXY ALL_PROXY http_proxy https_proxy all_proxy
@@ -47,7 +49,7 @@ serve: setup
 	$(PY) -m cams_local serve --port $(PORT)
 
 package: setup
-	$(PY) tools/build_package.py --runtime python3.10 --output dist/function.zip
+	$(PY) tools/build_package.py --runtime $(RUNTIME) --output dist/function.zip
 
 bench: setup
 	$(PY) -m bench
