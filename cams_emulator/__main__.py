@@ -63,7 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as exc:  # e.g. the port is taken
+        print(f"cams-emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     # The first line names the address: scripts wait for it, then parse the port.
     print(f"cams-emulator listening on {emulator.endpoint}", flush=True)
     try:

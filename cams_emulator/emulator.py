@@ -116,7 +116,8 @@ class CamsEmulator:
     @property
     def endpoint(self) -> str:
         """``host:port``, what the SDK's ``Config.endpoint`` takes."""
-        return f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def url(self) -> str:

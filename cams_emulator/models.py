@@ -72,6 +72,8 @@ class Credential:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Credential:
         allowed = data.get("allowed_actions")
+        if allowed is not None and not isinstance(allowed, list):
+            raise ValueError("allowed_actions must be a list of action names, or null")
         expires_at = data.get("expires_at")
         return cls(
             access_key_id=_required_str(data, "access_key_id"),

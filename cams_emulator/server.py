@@ -29,6 +29,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], dispatch: Dispatch) -> None:
         self.dispatch = dispatch
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)

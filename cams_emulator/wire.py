@@ -58,7 +58,8 @@ class HttpRequest:
         params = dict(query_params)
         content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
         if self.body and content_type == FORM_TYPE:
-            params.update(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+            form = self.body.decode("utf-8", "replace")
+            params.update(parse_qsl(form, keep_blank_values=True))
         return params
 
 

@@ -104,3 +104,14 @@ def test_cli_requires_a_key():
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert "--access-key-id" in stderr
+
+
+def test_cli_reports_a_port_in_use(emulator):
+    # GIVEN a port already taken by a running emulator
+    proc = start(
+        "--port", str(emulator.port), "--access-key-id", AK, "--access-key-secret", SK,
+    )  # fmt: skip
+    # WHEN the CLI tries it THEN it says so and exits 1
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "cannot listen" in stderr

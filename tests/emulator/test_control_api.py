@@ -152,3 +152,14 @@ def test_a_malformed_http_request_is_400_and_closes(emulator):
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert b"Connection: close" in answer
+
+
+def test_allowed_actions_must_be_a_list(emulator):
+    status, answer = control(
+        emulator,
+        "POST",
+        "credentials",
+        {"access_key_id": "k", "access_key_secret": "s", "allowed_actions": "DeleteInstance"},
+    )
+    assert status == 400
+    assert "allowed_actions" in answer["error"]

@@ -4,6 +4,7 @@ Success:false, and the gateway's parameter and action errors."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from alibabacloud_tea_openapi import utils_models
@@ -125,3 +126,27 @@ def test_the_journal_records_what_the_sdk_sent(emulator, sdk):
     # AND the journal hands out copies
     emulator.journal()[0].params["InstanceId"] = "changed"
     assert emulator.journal()[0].params == {"InstanceId": "i-3"}
+
+
+def ipv6_loopback_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback here")
+def test_the_emulator_listens_on_ipv6_loopback_too(mode):
+    # GIVEN an emulator on ::1
+    with CamsEmulator(host="::1", credentials=credentials(), instances=["v6"]) as emu:
+        assert emu.endpoint == f"[::1]:{emu.port}"
+        # WHEN the SDK deletes through it THEN it works as on 127.0.0.1
+        assert Sdk(make_client(emu), mode).delete("v6").body.code == "OK"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.1", "example.com"])
+def test_the_emulator_refuses_non_loopback_hosts(host):
+    with pytest.raises(ValueError, match="loopback"):
+        CamsEmulator(host=host)
