@@ -33,6 +33,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._closing = False
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -46,6 +47,10 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
+            if self._closing:  # accepted just before stop(): close it too
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                return
             self._connections.add(connection)
 
     def untrack(self, connection: socket.socket) -> None:
@@ -55,6 +60,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def close_connections(self) -> None:
         """Wake every handler thread blocked on an idle keep-alive connection."""
         with self._connections_lock:
+            self._closing = True
             connections = list(self._connections)
         for connection in connections:
             with contextlib.suppress(OSError):
