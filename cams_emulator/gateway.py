@@ -146,7 +146,7 @@ class _Call:
                 success=False,
                 request_id=self.request_id,
             )
-            return self.record(replace(reply, code=label), fault=kind)
+            return self.record(replace(reply, code=label, headers=extra_headers), fault=kind)
         if kind == "reset":
             return self.record(
                 Reply(0, request_id=self.request_id, code=label, abort="reset"), fault=kind

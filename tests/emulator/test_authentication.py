@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from alibabacloud_cams20200606 import models
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from cams_emulator import CamsEmulator, Credential
@@ -102,8 +103,6 @@ def test_a_key_without_the_action_in_its_policy_is_forbidden(emulator, sdk_as):
     assert error.access_denied_detail["AuthPrincipalDisplayName"] == QUERY_ONLY_AK
     assert "i-1" in emulator.instances()
     # AND the allowed action works with the same key
-    from alibabacloud_cams20200606 import models
-
     queried = sdk.call("query_instance", models.QueryInstanceRequest(instance_id="i-1"))
     assert queried.body.code == "OK"
 

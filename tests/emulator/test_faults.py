@@ -15,6 +15,7 @@ from alibabacloud_tea_openapi.exceptions import (
 from darabonba.exceptions import UnretryableException
 
 from cams_emulator import NOT_FOUND_CODE, Fault
+from tests.emulator.support import Sdk, make_client
 
 SHORT_READ_TIMEOUT_MS = 400
 
@@ -104,7 +105,7 @@ def test_latency_delays_then_behaves_normally(emulator, sdk):
     began = time.monotonic()
     response = sdk.delete("i-1")
     # THEN the answer is late but normal, and the delete happened
-    assert time.monotonic() - began >= 0.3
+    assert time.monotonic() - began >= 0.29  # timer granularity
     assert response.body.code == "OK"
     assert "i-1" not in emulator.instances()
     entry = emulator.journal()[-1]
@@ -127,8 +128,6 @@ def test_hang_makes_the_client_time_out_and_does_not_block_stop(emulator, sdk):
 
 def test_stop_releases_a_request_that_hangs(emulator):
     # GIVEN a request held by a 30 s hang, from a client that would wait 60 s
-    from tests.emulator.support import Sdk, make_client
-
     emulator.add_fault(Fault("hang", delay_s=30))
     outcome: list[BaseException] = []
 
