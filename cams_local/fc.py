@@ -3,6 +3,8 @@ runtimes, and environment variables, so local runs and tests look like the cloud
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,3 +79,9 @@ def runtime_environment(function: FunctionMeta, region: str = "ap-southeast-1") 
         "FC_FUNCTION_MEMORY_SIZE": str(function.memory),
         "FC_INSTANCE_ID": "c-local-" + uuid.uuid4().hex[:12],
     }
+
+
+def new_request_id(now: float | None = None) -> str:
+    """A request id in the shape FC's samples show: ``1-<8 hex of epoch s>-<24 hex>``."""
+    seconds = int(time.time() if now is None else now)
+    return f"1-{seconds & 0xFFFFFFFF:08x}-{secrets.token_hex(12)}"
