@@ -288,9 +288,10 @@ def test_code_is_the_package_that_pre_deploy_builds() -> None:
     recipe = package_rule.group(1)
     assert "tools/build_package.py" in recipe
     assert "--output dist/function.zip" in recipe
-    assert f"--runtime {resource['props']['runtime']}" in recipe, (
-        "builds for the template's runtime"
-    )
+    assert "--runtime $(RUNTIME)" in recipe
+    default = re.search(r"^RUNTIME \?= (\S+)$", makefile, re.M)
+    assert default, "Makefile sets a default RUNTIME"
+    assert default.group(1) == resource["props"]["runtime"], "builds for the template's runtime"
 
 
 def test_environment_is_exactly_the_configuration_table(props: dict[str, Any]) -> None:
