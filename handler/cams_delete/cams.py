@@ -167,7 +167,12 @@ def classify_error(
     if request_id is None and isinstance(data, dict):
         request_id = _text(data.get("RequestId"))
     detail = parse_access_denied_detail(getattr(error, "access_denied_detail", None))
-    message = cams_message(getattr(error, "message", None))
+    # The gateway's own Message; the exception's message is the SDK's wrapping of it
+    # ("code: 503, ... request id: ...").
+    raw_message = data.get("Message") if isinstance(data, dict) else None
+    message = cams_message(
+        raw_message if raw_message is not None else getattr(error, "message", None)
+    )
     retry_after_ms = getattr(error, "retry_after", None)
     retry_after_s = retry_after_ms / 1000 if isinstance(retry_after_ms, int | float) else None
     if retry_after_s is not None and retry_after_s > 0:
@@ -176,10 +181,11 @@ def classify_error(
             request_id=request_id, access_denied_detail=detail, retry_after_s=retry_after_s,
         )  # fmt: skip
     if code is None:
-        retryable = status >= 500
+        # No code to go by. Upstream statuses are not passed through: 401, 404 or 405 mean
+        # something else in the function's own HTTP API.
         return failed(
-            instance_id, f"UpstreamHttp{status}", message, 502 if retryable else status,
-            retryable=retryable, request_id=request_id,
+            instance_id, f"UpstreamHttp{status}", message, 502,
+            retryable=status >= 500, request_id=request_id,
         )  # fmt: skip
     return _classify_code(
         code, message, status, instance_id,

@@ -64,6 +64,9 @@ def test_persistent_transient_fault_over_http(emulator, invoke: Invoke, fault, s
     assert body["Attempts"] == 4
     assert len(emulator.calls()) == 4
     assert emulator.instances() == {"i-1"}
+    # The gateway's own message, not the SDK's wrapping of it.
+    assert not (body["Message"] or "").startswith("code:")
+    assert "request id:" not in (body["Message"] or "")
     if status in (429, 503):
         assert int(run.result["headers"]["Retry-After"]) >= 1
 
