@@ -179,6 +179,7 @@ def run_clients(
 
 def main() -> int:
     args = parse_args()
+    load_before = os.getloadavg()[0]  # other work on the machine takes CPU from the SDK
     with emulator_process() as (endpoint, pid):
         result = run_clients(endpoint, pid, args.processes, args.threads, args.duration)
     result.update(
@@ -187,12 +188,14 @@ def main() -> int:
         target_per_s=TARGET_PER_S,
         meets_target=result["calls_per_s"] >= TARGET_PER_S,
         cpus=os.cpu_count(),
+        load_average_1m_before=round(load_before, 2),
     )
     print(
         f"emulator throughput: {result['calls_per_s']:.0f} DeleteInstance calls/s "
         f"({result['calls']} SDK calls from {args.processes}x{args.threads} client threads, "
         f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
-        f"emulator CPU {result['emulator_cpu_ms_per_call']} ms/call; "
+        f"emulator CPU {result['emulator_cpu_ms_per_call']} ms/call, "
+        f"load before {load_before:.2f}; "
         f"target {TARGET_PER_S}/s {'met' if result['meets_target'] else 'NOT met'})"
     )
     print(json.dumps(result))
