@@ -96,20 +96,19 @@ class Authenticator:
             credential = self._credentials.get(auth.access_key_id)
         identity = Identity(auth.access_key_id, token, credential, False)
         error = self._check_shape(request, auth)
-        if error is None and credential is None:
-            error = AuthError(
+        if error is not None:
+            return identity, error
+        if credential is None:
+            return identity, AuthError(
                 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
             )
-        if error is None and credential is not None:
-            error = self._check_token(credential, token)
+        error = self._check_token(credential, token) or self._check_signature(
+            request, query_params, auth, credential
+        )
         if error is not None:
             return identity, error
-        assert credential is not None
-        error = self._check_signature(request, query_params, auth, credential)
-        if error is not None:
-            return identity, error
-        identity = Identity(auth.access_key_id, token, credential, True)
-        return identity, self._check_freshness(request)
+        verified = Identity(auth.access_key_id, token, credential, True)
+        return verified, self._check_freshness(request)
 
     @staticmethod
     def _check_shape(request: HttpRequest, auth: signing.Authorization) -> AuthError | None:
