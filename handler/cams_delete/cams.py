@@ -282,7 +282,7 @@ def parse_access_denied_detail(value: object) -> dict[str, Any] | None:
     """CAMS sends AccessDeniedDetail as a JSON string ("{}" when empty), gateways as an
     object; either becomes an object, and an empty one becomes null."""
     if isinstance(value, str):
-        if not value.strip():
+        if value == "{}" or not value.strip():  # "{}" is every successful answer's
             return None
         try:
             value = json.loads(value)

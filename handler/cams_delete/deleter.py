@@ -90,9 +90,8 @@ def _delete_all(instance_ids: list[str], plan: Plan) -> dict[str, DeletionResult
 def delete_instance(instance_id: str, credentials: RoleCredentials, plan: Plan) -> DeletionResult:
     settings = plan.settings
     started = time.monotonic()
-    client = _CLIENTS.get(
-        cams.Endpoint(settings.endpoint, settings.protocol, settings.region), credentials
-    )
+    endpoint, policy = _endpoint_and_policy(settings)
+    client = _CLIENTS.get(endpoint, credentials)
 
     def attempt(connect_timeout_s: float, read_timeout_s: float) -> DeletionResult:
         return cams.delete_once(
@@ -103,20 +102,30 @@ def delete_instance(instance_id: str, credentials: RoleCredentials, plan: Plan) 
             not_found_codes=settings.not_found_codes,
         )
 
-    result = with_retries(
-        attempt,
-        instance_id,
-        RetryPolicy(
-            max_attempts=settings.max_attempts,
-            base_delay_s=settings.retry_base_delay_s,
-            max_delay_s=settings.retry_max_delay_s,
-            connect_timeout_s=settings.connect_timeout_s,
-            read_timeout_s=settings.read_timeout_s,
-        ),
-        plan.deadline,
-        on_retry=_log_retry,
-    )
+    result = with_retries(attempt, instance_id, policy, plan.deadline, on_retry=_log_retry)
     return _logged(result, time.monotonic() - started)
+
+
+# The settings object stays the same while the environment does (config caches it), and
+# so do the endpoint and the retry policy made from it: build them once, not per call.
+_derived: tuple[Settings, cams.Endpoint, RetryPolicy] | None = None
+
+
+def _endpoint_and_policy(settings: Settings) -> tuple[cams.Endpoint, RetryPolicy]:
+    global _derived  # noqa: PLW0603 - a one-entry cache; rebinding a tuple is atomic
+    derived = _derived
+    if derived is not None and derived[0] is settings:
+        return derived[1], derived[2]
+    endpoint = cams.Endpoint(settings.endpoint, settings.protocol, settings.region)
+    policy = RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base_delay_s=settings.retry_base_delay_s,
+        max_delay_s=settings.retry_max_delay_s,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+    )
+    _derived = (settings, endpoint, policy)
+    return endpoint, policy
 
 
 def _log_retry(result: DeletionResult, attempt: int, delay_s: float) -> None:

@@ -174,15 +174,18 @@ def _log_invocation(
     )
 
 
+_SOURCE_NAMES: dict[type, str] = {
+    sources.CloudEvent: "eventbridge",
+    sources.EventBatch: "batch",
+    sources.DirectRequest: "direct",
+    sources.TimerEvent: "timer",
+    sources.UnrecognisedEvent: "unrecognised",
+    sources.HttpTriggerEvent: "http",
+}
+
+
 def _source_name(event: sources.RecognisedEvent) -> str:
-    return {
-        sources.CloudEvent: "eventbridge",
-        sources.EventBatch: "batch",
-        sources.DirectRequest: "direct",
-        sources.TimerEvent: "timer",
-        sources.UnrecognisedEvent: "unrecognised",
-        sources.HttpTriggerEvent: "http",
-    }[type(event)]
+    return _SOURCE_NAMES[type(event)]
 
 
 def _timeout_s(context: Any) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 # CAMS sends the literal string "NULL" where it means no message.
@@ -21,6 +21,8 @@ class Outcome(str, enum.Enum):
 
 
 SUCCESSFUL_OUTCOMES = frozenset({Outcome.DELETED, Outcome.ALREADY_DELETED, Outcome.DRY_RUN})
+# Iterating an enum runs Python code: the counts' keys, in order, computed once.
+_OUTCOME_VALUES = tuple(outcome.value for outcome in Outcome)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,20 @@ class DeletionResult:
         return self.outcome in SUCCESSFUL_OUTCOMES
 
     def with_attempts(self, attempts: int) -> DeletionResult:
-        return replace(self, attempts=attempts)
+        # dataclasses.replace(self, attempts=...) spelled out (it inspects the fields on
+        # every call, and this runs on every attempt): a new field must be added here too.
+        return DeletionResult(
+            instance_id=self.instance_id,
+            outcome=self.outcome,
+            code=self.code,
+            message=self.message,
+            http_status=self.http_status,
+            request_id=self.request_id,
+            access_denied_detail=self.access_denied_detail,
+            retryable=self.retryable,
+            attempts=attempts,
+            retry_after_s=self.retry_after_s,
+        )
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -143,7 +158,7 @@ def rejected_batch_document(code: str, message: str, size: int) -> dict[str, Any
 
 
 def outcome_counts(results: Iterable[DeletionResult]) -> dict[str, int]:
-    counts = {outcome.value: 0 for outcome in Outcome}
+    counts = dict.fromkeys(_OUTCOME_VALUES, 0)
     for result in results:
         counts[result.outcome.value] += 1
     return counts
