@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from cams_delete import logs
+from cams_delete import logs, startup
 from cams_delete.credentials import RoleCredentials
 from cams_delete.results import DeletionResult, Outcome, cams_message, failed
 
@@ -46,11 +46,12 @@ class Sdk:
 @functools.cache
 def load_sdk() -> Sdk:
     """Import the SDK (about 575 modules); `initialize` calls this so invocations don't."""
-    from alibabacloud_cams20200606.client import Client  # noqa: PLC0415
-    from alibabacloud_cams20200606.models import DeleteInstanceRequest  # noqa: PLC0415
-    from alibabacloud_tea_openapi.utils_models import Config  # noqa: PLC0415
-    from darabonba.runtime import RuntimeOptions  # noqa: PLC0415
-    from Tea.exceptions import TeaException  # noqa: PLC0415
+    with startup.bulk_import(freeze=True):
+        from alibabacloud_cams20200606.client import Client  # noqa: PLC0415
+        from alibabacloud_cams20200606.models import DeleteInstanceRequest  # noqa: PLC0415
+        from alibabacloud_tea_openapi.utils_models import Config  # noqa: PLC0415
+        from darabonba.runtime import RuntimeOptions  # noqa: PLC0415
+        from Tea.exceptions import TeaException  # noqa: PLC0415
 
     # The SDK's modules attach stderr handlers to their loggers when imported.
     logs.silence_sdk_loggers(logs.SDK_LOGGERS)
