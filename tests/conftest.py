@@ -16,18 +16,11 @@ import index
 from cams_delete.config import VARIABLES
 from cams_emulator import CamsEmulator, Credential
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
+from cams_local.runner import PROXY_VARIABLES
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 RESULT_SCHEMA = json.loads((ROOT / "schemas" / "result.schema.json").read_text())
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
 CREDENTIAL_VARIABLES = (
     "ALIBABA_CLOUD_ACCESS_KEY_ID",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET",

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 
 from cams_emulator import CamsEmulator, Credential
+from cams_local.runner import PROXY_VARIABLES
 from tools import build_package
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = "python3.10"
 TAG = "cpython-310"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 
 @dataclass(frozen=True)
