@@ -66,11 +66,20 @@ class ClientCache:
 
     def __init__(self, capacity: int = 4) -> None:
         self._capacity = capacity
-        self._clients: OrderedDict[tuple[Endpoint, RoleCredentials], Any] = OrderedDict()
+        self._clients: OrderedDict[tuple[str | None, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, endpoint: Endpoint, credentials: RoleCredentials) -> Any:
-        key = (endpoint, credentials)
+        # Keyed by the fields themselves: a tuple of strings hashes and compares in C, where
+        # the two dataclasses' generated __hash__ and __eq__ ran twice per lookup.
+        key = (
+            endpoint.host,
+            endpoint.protocol,
+            endpoint.region,
+            credentials.access_key_id,
+            credentials.access_key_secret,
+            credentials.security_token,
+        )
         with self._lock:
             client = self._clients.get(key)
             if client is not None:
