@@ -1,0 +1,240 @@
+"""The programs each measurement runs in a child interpreter (`python -I -S -B -c DRIVER`).
+
+A driver sees only the unpacked package on its path, as on FC. Its arguments are the
+package directory, a report path (JSON written at the end) and a JSON job description.
+Everything a driver imports before the code under test is imported by both sides of a
+comparison, so the difference is the handler's own.
+
+Times are `time.monotonic()` values: CLOCK_MONOTONIC is system-wide on Linux, so the
+parent can subtract the moment it spawned the child.
+"""
+
+from __future__ import annotations
+
+# The FC python3.10 context: credentials on the context. python3.12 puts them in the
+# environment instead (the parent sets ALIBABA_CLOUD_*), so its context has none.
+_CONTEXT = """
+class _Namespace:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def _context(request_id, job):
+    function = _Namespace(
+        name="cams-delete-instance", handler="index.handler", memory=128, timeout=30
+    )
+    if job["context_credentials"]:
+        return _Namespace(
+            request_id=request_id,
+            credentials=_Namespace(
+                access_key_id=job["access_key_id"],
+                access_key_secret=job["access_key_secret"],
+                security_token=job["security_token"],
+            ),
+            function=function,
+            region="ap-southeast-1",
+            account_id="1234567890123456",
+        )
+    return _Namespace(
+        request_id=request_id, function=function, region="ap-southeast-1",
+        account_id="1234567890123456",
+    )
+"""
+
+_BARE_CLIENT = """
+def _bare_client(job):
+    return Client(
+        Config(
+            access_key_id=job["access_key_id"],
+            access_key_secret=job["access_key_secret"],
+            security_token=job["security_token"],
+            endpoint=job["endpoint"],
+            protocol="http",
+            region_id="ap-southeast-1",
+        )
+    )
+"""
+
+_REPORT = """
+def _report(path, data):
+    import json
+    import resource
+
+    data["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    data["modules"] = len(sys.modules)
+    with open(path, "w") as out:
+        json.dump(data, out)
+"""
+
+# One cold invocation of the function: import index, FC's initializer, one event.
+COLD_HANDLER = (
+    """
+import sys
+import time
+
+t_start = time.monotonic()
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+import index
+
+t_imported = time.monotonic()
+"""
+    + _CONTEXT
+    + """
+import json
+
+job = json.loads(JOB)
+context = _context("cold-" + job["instance_id"], job)
+index.initialize(context)
+t_initialized = time.monotonic()
+result = index.handler(b'{"InstanceId": "%s"}' % job["instance_id"].encode(), context)
+t_served = time.monotonic()
+"""
+    + _REPORT
+    + """
+_report(REPORT, {
+    "ok": result.get("Outcome") == "deleted",
+    "detail": result.get("Code"),
+    "t_start": t_start,
+    "t_imported": t_imported,
+    "t_initialized": t_initialized,
+    "t_served": t_served,
+})
+"""
+)
+
+# The same one call made by the bare SDK, as the smallest function would make it.
+COLD_BARE = (
+    """
+import sys
+import time
+
+t_start = time.monotonic()
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+from alibabacloud_cams20200606.client import Client
+from alibabacloud_cams20200606.models import DeleteInstanceRequest
+from alibabacloud_tea_openapi.utils_models import Config
+
+t_imported = time.monotonic()
+import json
+
+job = json.loads(JOB)
+"""
+    + _BARE_CLIENT
+    + """
+client = _bare_client(job)
+t_initialized = time.monotonic()
+response = client.delete_instance(DeleteInstanceRequest(instance_id=job["instance_id"]))
+t_served = time.monotonic()
+"""
+    + _REPORT
+    + """
+_report(REPORT, {
+    "ok": response.body.code == "OK",
+    "detail": response.body.code,
+    "t_start": t_start,
+    "t_imported": t_imported,
+    "t_initialized": t_initialized,
+    "t_served": t_served,
+})
+"""
+)
+
+# Warm: both paths warmed, then interleaved (ABBA) one call at a time. Handler log lines
+# go to this process's stdout, which the parent points at /dev/null (a real file).
+WARM = (
+    """
+import gc
+import json
+import sys
+import time
+
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+import index
+from alibabacloud_cams20200606.client import Client
+from alibabacloud_cams20200606.models import DeleteInstanceRequest
+from alibabacloud_tea_openapi.utils_models import Config
+"""
+    + _CONTEXT
+    + _BARE_CLIENT
+    + _REPORT
+    + """
+job = json.loads(JOB)
+handler_ids, bare_ids = job["handler_ids"], job["bare_ids"]
+warmup = job["warmup"]
+index.initialize(_context("warm-init", job))
+client = _bare_client(job)
+events = [b'{"InstanceId": "%s"}' % i.encode() for i in handler_ids]
+contexts = [_context("warm-%d" % n, job) for n in range(len(handler_ids))]
+requests = [DeleteInstanceRequest(instance_id=i) for i in bare_ids]
+clock = time.perf_counter
+handler = index.handler
+bad = []
+
+
+def run_handler(n):
+    began = clock()
+    result = handler(events[n], contexts[n])
+    elapsed = clock() - began
+    if result.get("Outcome") != "deleted":
+        bad.append(("handler", handler_ids[n], result.get("Code")))
+    return elapsed
+
+
+def run_bare(n):
+    began = clock()
+    response = client.delete_instance(requests[n])
+    elapsed = clock() - began
+    if response.body.code != "OK":
+        bad.append(("bare", bare_ids[n], response.body.code))
+    return elapsed
+
+
+for n in range(warmup):
+    run_handler(n)
+    run_bare(n)
+gc.collect()
+handler_s, bare_s = [], []
+for n in range(warmup, len(handler_ids)):
+    if n % 2:
+        handler_s.append(run_handler(n))
+        bare_s.append(run_bare(n))
+    else:
+        bare_s.append(run_bare(n))
+        handler_s.append(run_handler(n))
+_report(REPORT, {"ok": not bad, "bad": bad[:5], "handler_s": handler_s, "bare_s": bare_s})
+"""
+)
+
+# Batch: one warm-up invocation, then `runs` batch events of fresh instances.
+BATCH = (
+    """
+import json
+import sys
+import time
+
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+import index
+"""
+    + _CONTEXT
+    + _REPORT
+    + """
+job = json.loads(JOB)
+index.initialize(_context("batch-init", job))
+warm = index.handler(b'{"InstanceId": "%s"}' % job["warmup_id"].encode(), _context("w", job))
+ok = warm.get("Outcome") == "deleted"
+walls, bad = [], []
+for n, ids in enumerate(job["batches"]):
+    event = json.dumps([{"InstanceId": i} for i in ids]).encode()
+    context = _context("batch-%d" % n, job)
+    began = time.perf_counter()
+    document = index.handler(event, context)
+    walls.append(time.perf_counter() - began)
+    if document.get("Counts", {}).get("deleted") != len(ids):
+        bad.append(document.get("Code"))
+_report(REPORT, {"ok": ok and not bad, "bad": bad[:5], "wall_s": walls})
+"""
+)

@@ -1,0 +1,113 @@
+"""The profiles behind docs/performance.md: `python -m bench.profile imports|warm`.
+
+imports  `-X importtime` of one cold invocation of the handler and one of the bare SDK,
+         under the target runtime with only the package on the path: the top-level
+         imports, the slowest modules, and what the handler loads that the SDK does not.
+warm     pyinstrument over warm handler invocations against the emulator, in this
+         interpreter with handler/ on the path (pyinstrument is a dev dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import measure, package
+from bench.child import PROXY_VARIABLES, Credentials
+from cams_emulator import CamsEmulator, Credential
+
+
+def _credential(credentials: Credentials) -> Credential:
+    return Credential(
+        credentials.access_key_id, credentials.access_key_secret, credentials.security_token
+    )
+
+
+def imports(top: int) -> None:
+    credentials = Credentials()
+    with (
+        tempfile.TemporaryDirectory(prefix="cams-bench-") as tmp,
+        CamsEmulator(credentials=[_credential(credentials)]) as emulator,
+    ):
+        pkg = package.prepare(Path(tmp))
+        target = measure.Target(pkg, emulator, credentials, Path(tmp))
+        rows = {name: measure.importtime_rows(target, name) for name in ("handler", "bare")}
+    for name, found in rows.items():
+        print(f"{name}: {len(found)} modules imported")
+        print("  top level (cumulative ms):")
+        for module, _, cumulative, _ in sorted(
+            (row for row in found if row[3] == 0), key=lambda row: -row[2]
+        )[:6]:
+            print(f"    {cumulative / 1000:8.1f}  {module}")
+        print(f"  slowest {top} by self time (ms):")
+        for module, self_us, _, _ in sorted(found, key=lambda row: -row[1])[:top]:
+            print(f"    {self_us / 1000:8.1f}  {module}")
+    bare = {row[0] for row in rows["bare"]}
+    only = sorted((row for row in rows["handler"] if row[0] not in bare), key=lambda r: -r[1])
+    total = sum(row[1] for row in only) / 1000
+    print(f"only in the handler: {len(only)} modules, {total:.1f} ms self time")
+    for module, self_us, _, _ in only:
+        print(f"    {self_us / 1000:8.1f}  {module}")
+
+
+def warm(invocations: int) -> None:
+    from pyinstrument import Profiler
+
+    for name in PROXY_VARIABLES:
+        os.environ.pop(name, None)
+    credentials = Credentials()
+    ids = [f"profile-{n}" for n in range(invocations + 100)]
+    with CamsEmulator(credentials=[_credential(credentials)], instances=ids) as emulator:
+        os.environ["CAMS_ENDPOINT"] = emulator.endpoint
+        os.environ["CAMS_PROTOCOL"] = "http"
+        import index
+        from cams_local.fc import Credentials as RoleKeys
+        from cams_local.fc import Python310Context
+
+        context = Python310Context(
+            credentials=RoleKeys(
+                credentials.access_key_id,
+                credentials.access_key_secret,
+                credentials.security_token,
+            )
+        )
+        events = [b'{"InstanceId": "%s"}' % i.encode() for i in ids]
+        # The log lines go to a real file, as FC's go to its log pipe.
+        stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+        try:
+            index.initialize(context)
+            for event in events[:100]:
+                index.handler(event, context)
+            profiler = Profiler(interval=0.0001)
+            began = time.perf_counter()
+            profiler.start()
+            for event in events[100:]:
+                index.handler(event, context)
+            profiler.stop()
+            elapsed = time.perf_counter() - began
+        finally:
+            sys.stdout.close()
+            sys.stdout = stdout
+    print(f"{invocations} warm invocations, {elapsed / invocations * 1e3:.3f} ms each (profiled)")
+    print(profiler.output_text(unicode=False, color=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("what", choices=("imports", "warm"))
+    parser.add_argument("--top", type=int, default=15, help="imports: modules listed")
+    parser.add_argument("--invocations", type=int, default=3000, help="warm: invocations")
+    args = parser.parse_args(argv)
+    if args.what == "imports":
+        imports(args.top)
+    else:
+        warm(args.invocations)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
