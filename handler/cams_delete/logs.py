@@ -53,7 +53,7 @@ def redact_secrets(
     for key, value in event_dict.items():
         if value is None:
             redacted[key] = None
-        elif _is_sensitive_key(key):
+        elif key not in _ordinary_keys and _is_sensitive_key(key):
             redacted[key] = REDACTED
         elif isinstance(value, str):
             text = value
@@ -71,7 +71,7 @@ def redact_secrets(
 def _redact(key: object, value: Any, secrets: tuple[str, ...]) -> Any:
     if value is None:
         return None
-    if isinstance(key, str) and _is_sensitive_key(key):
+    if key not in _ordinary_keys and _is_sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
         for secret in secrets:
@@ -85,18 +85,19 @@ def _redact(key: object, value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
-# Log keys come from a small, fixed vocabulary: remember the regular expression's answer
-# (bounded, in case keys come from data such as CAMS's AccessDeniedDetail).
-_sensitive_keys: dict[object, bool] = {}
+# Log keys come from a small, fixed vocabulary: the ones found not sensitive are remembered
+# (bounded, in case keys come from data such as CAMS's AccessDeniedDetail), so a line's
+# keys are looked up in a set instead of matched by the regular expression one by one.
+_ordinary_keys: set[object] = set()
 _MAX_REMEMBERED_KEYS = 1024
 
 
 def _is_sensitive_key(key: object) -> bool:
-    sensitive = _sensitive_keys.get(key)
-    if sensitive is None:
-        sensitive = isinstance(key, str) and _SENSITIVE_KEY.search(key) is not None
-        if len(_sensitive_keys) < _MAX_REMEMBERED_KEYS:
-            _sensitive_keys[key] = sensitive
+    if not isinstance(key, str):
+        return False
+    sensitive = _SENSITIVE_KEY.search(key) is not None
+    if not sensitive and len(_ordinary_keys) < _MAX_REMEMBERED_KEYS:
+        _ordinary_keys.add(key)
     return sensitive
 
 
