@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import goals, measure, package
-from bench.child import Credentials
+from bench.child import PROXY_VARIABLES, Credentials
 from cams_emulator import CamsEmulator, Credential
 
 RESULTS = package.REPO / "bench" / "results"
@@ -28,6 +28,13 @@ def _parts(value: str) -> tuple[str, ...]:
     if unknown or not parts:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(PARTS)}")
     return parts
+
+
+def _variable(value: str) -> tuple[str, str]:
+    name, sep, setting = value.partition("=")
+    if not sep or not name or name in PROXY_VARIABLES:
+        raise argparse.ArgumentTypeError("NAME=VALUE, and no proxy variables")
+    return name, setting
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +57,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=PARTS,
         metavar="PART[,PART]",
         help=f"measure only these ({', '.join(PARTS)}); goals of the others are not checked",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        type=_variable,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a function setting for the measured processes, e.g. LOG_LEVEL=ERROR (repeatable)",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the package first")
     parser.add_argument(
@@ -91,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir,
             context_credentials=args.runtime == "python3.10",
         )
+        target.env.update(dict(args.env))
         only = args.only
         profile = measure.import_profile(target) if "profile" in only else None
         cold = measure.cold(target, args.cold_samples) if "cold" in only else None
@@ -125,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             "warm_warmup": args.warm_warmup,
             "batch_runs": args.batch_runs,
             "only": list(args.only),
+            "env": dict(args.env),
         },
         "goals": [row.to_json() for row in rows],
         "passed": all(row.passed for row in rows),

@@ -142,7 +142,8 @@ def report(results: dict[str, Any], rows: list[Row]) -> str:
     out = [
         f"cams-delete-instance bench: {results['runtime']} ({results['interpreter_version']}), "
         f"package {results['package']['sha256'][:12]}, {results['machine']['cpus']} CPUs, "
-        f"load {results['machine']['loadavg_before'][0]:.2f}",
+        f"load {results['machine']['loadavg_before'][0]:.2f}"
+        + "".join(f", {k}={v}" for k, v in results["settings"]["env"].items()),
         "",
         *_table(
             ["goal", "function", "baseline", "value", "limit", "result"],
