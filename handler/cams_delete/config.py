@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import threading
@@ -217,6 +216,8 @@ def _is_loopback(host: str) -> bool:
     host = host.strip("[]")
     if host == "localhost":
         return True
+    import ipaddress  # noqa: PLC0415 - only CAMS_PROTOCOL=http (local runs) asks
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

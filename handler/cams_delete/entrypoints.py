@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from cams_delete import cams, credentials, deleter, extract, http, logs, sources
+from cams_delete import cams, credentials, deleter, extract, logs, sources
 from cams_delete.config import ConfigError, Settings, current_settings
 from cams_delete.results import (
     DeletionResult,
@@ -85,6 +85,8 @@ def _handle_http(
     started: float,
 ) -> dict[str, Any]:
     """HTTP never raises: every outcome, a bug included, is a normalized response."""
+    from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
+
     try:
         answer = http.respond(request, settings, plan_for)
     except Exception:
@@ -148,6 +150,8 @@ def _refuse_misconfigured(
     logs.configure()
     logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
     if isinstance(event, sources.HttpTriggerEvent):
+        from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
+
         result = rejected(None, "InvalidConfiguration", str(error), http_status=500)
         return http.render(http.HttpAnswer(result), request_id)
     # Events must not be lost: a function error sends them to FC's retry and destination.
