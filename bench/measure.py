@@ -205,3 +205,13 @@ def import_profile(target: Target) -> dict[str, Any]:
             for m, _, c, _ in sorted(top_level, key=lambda row: -row[2])[:8]
         ],
     }
+
+
+def stages(target: Target, calls: int = 1000) -> dict[str, float]:
+    """The handler's own cost by stage, SDK call stubbed (drivers.STAGES), in µs."""
+    ids = [f"stages-{next(_profile_runs)}-{n}" for n in range(calls)]
+    target.emulator.add_instances(*ids)
+    result = target.run(drivers.STAGES, target.package.with_bytecode, target.job(instance_ids=ids))
+    target.emulator.clear_journal()
+    costs: dict[str, float] = result.report["stages_us"]
+    return costs

@@ -1,8 +1,11 @@
-"""The profiles behind docs/performance.md: `python -m bench.profile imports|warm`.
+"""The profiles behind docs/performance.md: `python -m bench.profile imports|stages|warm`.
 
 imports  `-X importtime` of one cold invocation of the handler and one of the bare SDK,
          under the target runtime with only the package on the path: the top-level
          imports, the slowest modules, and what the handler loads that the SDK does not.
+stages   the handler's own time by stage under the target runtime, with the SDK's network
+         call replaced by a canned answer (hot loops), and the whole handler right after
+         a real SDK call.
 warm     pyinstrument over warm handler invocations against the emulator, in this
          interpreter with handler/ on the path (pyinstrument is a dev dependency).
 """
@@ -54,6 +57,20 @@ def imports(top: int) -> None:
         print(f"    {self_us / 1000:8.1f}  {module}")
 
 
+def stages() -> None:
+    credentials = Credentials()
+    with (
+        tempfile.TemporaryDirectory(prefix="cams-bench-") as tmp,
+        CamsEmulator(credentials=[_credential(credentials)]) as emulator,
+    ):
+        pkg = package.prepare(Path(tmp))
+        target = measure.Target(pkg, emulator, credentials, Path(tmp))
+        costs = measure.stages(target)
+    print(f"the handler's own time, {pkg.runtime}, µs (best of 7 loops unless noted):")
+    for name, micros in costs.items():
+        print(f"  {micros:8.1f}  {name}")
+
+
 def warm(invocations: int) -> None:
     from pyinstrument import Profiler
 
@@ -98,12 +115,14 @@ def warm(invocations: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("what", choices=("imports", "warm"))
+    parser.add_argument("what", choices=("imports", "stages", "warm"))
     parser.add_argument("--top", type=int, default=15, help="imports: modules listed")
     parser.add_argument("--invocations", type=int, default=3000, help="warm: invocations")
     args = parser.parse_args(argv)
     if args.what == "imports":
         imports(args.top)
+    elif args.what == "stages":
+        stages()
     else:
         warm(args.invocations)
     return 0
