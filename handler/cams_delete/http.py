@@ -186,7 +186,7 @@ def render(answer: HttpAnswer, request_id: str | None) -> dict[str, Any]:
         "statusCode": answer.status,
         "headers": headers,
         "isBase64Encoded": False,
-        "body": json.dumps(answer.result.to_document(), ensure_ascii=False),
+        "body": json.dumps(answer.result.to_document()),
     }
 
 

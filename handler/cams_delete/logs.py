@@ -115,7 +115,7 @@ class StdoutLogger:
 # structlog's names for the level of a method (its add_log_level does the same).
 _LEVEL_OF_METHOD = {"warn": "warning", "exception": "error"}
 # Built once: json.dumps with these arguments would build an encoder for every line.
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_encoder = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:

@@ -954,15 +954,7 @@ def test_the_ci_profile_runs_at_least_2000_examples():
     assert settings.get_profile("ci").derandomize is True
 
 
-# -- a known bug: lone surrogates ----------------------------------------------------------------
-
-SURROGATE_BUG = (
-    "known bug: a lone surrogate (valid JSON: a \\ud800 escape) in an InstanceId, a "
-    "CloudEvent id or an HTTP method is echoed into a log line or a response body; neither "
-    "can be encoded as UTF-8, so writing the log line raises (events then raise "
-    "RetryableDeletionError and HTTP answers 500 UnexpectedError) and the HTTP body cannot "
-    "be sent, instead of a plain rejection"
-)
+# -- lone surrogates: echoed text must still encode as UTF-8 --------------------------------
 
 
 def _http(name: str, **changes: Any) -> bytes:
@@ -993,7 +985,6 @@ LONE_SURROGATE_EVENTS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)
 @pytest.mark.parametrize(("event", "status"), LONE_SURROGATE_EVENTS)
 def test_lone_surrogates_are_rejected_like_any_other_bad_character(
     cams: CamsEmulator, event: bytes, status: int | None
@@ -1025,10 +1016,9 @@ with_a_surrogate = st.builds(
 )
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)
 def test_text_with_surrogates_as_instance_id(cams: CamsEmulator):
     """GIVEN direct events whose InstanceId is text with a lone surrogate (the one unicode
-    category the other fuzz tests leave out, because of the bug)
+    category the other fuzz tests leave out)
     WHEN each is invoked
     THEN it is rejected without raising."""
 
