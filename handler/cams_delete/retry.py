@@ -63,9 +63,7 @@ def with_retries(
         if remaining < MIN_ATTEMPT_S:
             return deadline_exceeded(instance_id, last, attempts)
         attempts += 1
-        result = attempt(
-            min(policy.connect_timeout_s, remaining), min(policy.read_timeout_s, remaining)
-        ).with_attempts(attempts)
+        result = attempt(*attempt_timeouts(policy, remaining)).with_attempts(attempts)
         if not result.retryable or attempts == policy.max_attempts:
             return result
         delay = max(policy.backoff(attempts), result.retry_after_s or 0.0)
@@ -77,6 +75,14 @@ def with_retries(
         last = result
     assert last is not None  # the loop returns unless max_attempts < 1, which config forbids
     return last
+
+
+def attempt_timeouts(policy: RetryPolicy, remaining_s: float) -> tuple[float, float]:
+    """(connect, read) timeouts whose sum fits in the time left: the read timeout starts
+    only once connected, so capping each at the time left could double it. A third of the
+    time left is plenty for a connect, which normally takes milliseconds."""
+    connect = min(policy.connect_timeout_s, remaining_s / 3)
+    return connect, min(policy.read_timeout_s, remaining_s - connect)
 
 
 def deadline_exceeded(

@@ -332,14 +332,28 @@ def test_no_attempt_starts_without_enough_time():
 def test_attempt_timeouts_are_cut_to_the_time_left():
     """GIVEN 3 s left and configured timeouts of 5 s (connect) and 10 s (read)
     WHEN the first attempt is made
-    THEN it is given at most the 3 s that remain for each."""
+    THEN connect and read together get at most the 3 s that remain (a read timeout starts
+    after the connect, so each capped at 3 s could take 6)."""
     attempt = ScriptedAttempt(FakeClock(), [ok()])
 
     run(attempt, policy(connect_timeout_s=5.0, read_timeout_s=10.0), deadline_s=3.0)
 
     [(_, connect, read)] = attempt.calls
-    assert connect == 3.0
-    assert read == 3.0
+    assert connect == pytest.approx(1.0)
+    assert read == pytest.approx(2.0)
+    assert connect + read <= 3.0
+
+
+def test_configured_timeouts_apply_when_time_is_plenty():
+    """GIVEN 30 s left and timeouts of 5 s (connect) and 10 s (read)
+    WHEN the first attempt is made
+    THEN it gets exactly the configured timeouts."""
+    attempt = ScriptedAttempt(FakeClock(), [ok()])
+
+    run(attempt, policy(connect_timeout_s=5.0, read_timeout_s=10.0), deadline_s=30.0)
+
+    [(_, connect, read)] = attempt.calls
+    assert (connect, read) == (5.0, 10.0)
 
 
 def test_a_retry_that_would_end_past_the_deadline_is_not_made():
@@ -364,7 +378,7 @@ def test_a_retry_that_would_end_past_the_deadline_is_not_made():
 def test_slow_attempts_use_up_the_deadline_and_end_as_deadline_exceeded():
     """GIVEN attempts that each hang until their read timeout (1 s) and 2.6 s left
     WHEN CAMS never answers in time
-    THEN the third attempt gets only the time that is left, and the loop ends at the
+    THEN the third attempt gets only the time that is left, and the loop ends by the
     deadline with DeadlineExceeded after 3 attempts (of 4 allowed)."""
     clock = FakeClock()
     started = clock.now
@@ -376,8 +390,10 @@ def test_slow_attempts_use_up_the_deadline_and_end_as_deadline_exceeded():
 
     assert result.code == "DeadlineExceeded"
     assert result.attempts == len(attempt.calls) == 3
-    assert [read for _, _, read in attempt.calls] == pytest.approx([1.0, 1.0, 0.57])
-    assert clock.now == pytest.approx(started + 2.6)
+    # The third gets what is left, 0.57 s: a third for the connect, the rest to read.
+    assert [read for _, _, read in attempt.calls] == pytest.approx([1.0, 1.0, 0.38])
+    assert sum(attempt.calls[2][1:]) == pytest.approx(0.57)
+    assert clock.now <= started + 2.6
 
 
 @dataclass(frozen=True)
@@ -439,8 +455,7 @@ def test_the_loop_never_sleeps_past_the_deadline(scenario: Scenario):
     for at, connect, read in attempt.calls:
         left = deadline.expires_at - at
         assert left >= MIN_ATTEMPT_S
-        assert connect <= left
-        assert read <= left
+        assert connect + read <= left + 1e-9
     assert clock.now <= deadline.expires_at + 1e-9
     assert len(attempt.calls) <= s.max_attempts
     assert result.attempts == len(attempt.calls)
