@@ -46,6 +46,7 @@ def initialize(context: Any) -> None:
         "initialized",
         request_id=getattr(context, "request_id", None),
         function_name=_function_name(context),
+        cold_start=True,  # the initializer runs once per instance, before any invocation
         region=settings.region,
         endpoint=settings.endpoint,
         dry_run=settings.dry_run,

@@ -95,12 +95,18 @@ def test_initializer_succeeds_and_loads_the_sdk(emulator, capsys):
     """GIVEN a valid configuration
     WHEN FC runs the initializer
     THEN the SDK's client module is imported and one 'initialized' line is logged."""
+    import json
     import sys
 
-    entrypoints.initialize(Python310Context(credentials=ROLE))
+    context = Python310Context(credentials=ROLE)
+    entrypoints.initialize(context)
 
     assert "alibabacloud_cams20200606.client" in sys.modules
-    assert '"event":"initialized"' in capsys.readouterr().out
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["event"] == "initialized"
+    assert line["request_id"] == context.request_id
+    assert line["function_name"] == context.function.name
+    assert line["cold_start"] is True
 
 
 def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
