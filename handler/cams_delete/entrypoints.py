@@ -34,6 +34,12 @@ class InvalidConfigurationError(Exception):
 def initialize(context: Any) -> None:
     """Fail fast on bad configuration, configure logging, and pay for imports now."""
     started = time.monotonic()
+    # The initializer runs once per instance, before any invocation: a cold start.
+    logs.bind_invocation(
+        request_id=getattr(context, "request_id", None),
+        function_name=_function_name(context),
+        cold_start=True,
+    )
     try:
         settings = current_settings()
     except ConfigError as error:
@@ -44,9 +50,6 @@ def initialize(context: Any) -> None:
     cams.load_sdk()
     logs.get().info(
         "initialized",
-        request_id=getattr(context, "request_id", None),
-        function_name=_function_name(context),
-        cold_start=True,  # the initializer runs once per instance, before any invocation
         region=settings.region,
         endpoint=settings.endpoint,
         dry_run=settings.dry_run,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cams_delete import entrypoints
@@ -85,17 +87,21 @@ def test_initializer_fails_fast_on_bad_configuration(monkeypatch, capsys):
     THEN it raises, naming the variable, and logs the reason at critical level."""
     monkeypatch.setenv("CAMS_PROTOCOL", "http")
 
+    context = Python310Context(credentials=ROLE)
     with pytest.raises(entrypoints.InvalidConfigurationError, match="CAMS_PROTOCOL"):
-        entrypoints.initialize(Python310Context(credentials=ROLE))
+        entrypoints.initialize(context)
 
-    assert '"level":"critical"' in capsys.readouterr().out
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["level"] == "critical"
+    assert line["variable"] == "CAMS_PROTOCOL"
+    assert line["request_id"] == context.request_id
+    assert line["cold_start"] is True
 
 
 def test_initializer_succeeds_and_loads_the_sdk(emulator, capsys):
     """GIVEN a valid configuration
     WHEN FC runs the initializer
     THEN the SDK's client module is imported and one 'initialized' line is logged."""
-    import json
     import sys
 
     context = Python310Context(credentials=ROLE)
