@@ -135,7 +135,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         endpoint=endpoint,
         protocol=protocol,
         not_found_codes=frozenset(not_found_codes),
-        protected_instance_ids=frozenset(protected),
+        protected_instance_ids=frozenset(instance_id.casefold() for instance_id in protected),
         dry_run=_boolean(environ, "DRY_RUN"),
         log_level=log_level,
         max_attempts=_integer(environ, "MAX_ATTEMPTS", 4, 1, 10),
@@ -144,7 +144,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         bearer_token_sha256=token_hash,
         connect_timeout_s=_integer(environ, "CAMS_CONNECT_TIMEOUT_MS", 5_000, 1, 60_000) / 1000,
         read_timeout_s=_integer(environ, "CAMS_READ_TIMEOUT_MS", 10_000, 1, 300_000) / 1000,
-        deadline_margin_s=_integer(environ, "DEADLINE_MARGIN_MS", 1_000, 0, 60_000) / 1000,
+        deadline_margin_s=_integer(environ, "DEADLINE_MARGIN_MS", 1_000, 100, 60_000) / 1000,
         retry_base_delay_s=retry_base_ms / 1000,
         retry_max_delay_s=retry_max_ms / 1000,
     )

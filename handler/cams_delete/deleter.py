@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cams_delete import cams, logs
 from cams_delete.config import Settings
@@ -44,8 +44,8 @@ def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
     for instance_id, result in _delete_all(list(positions), plan).items():
         for index in positions[instance_id]:
             results[index] = result
-    assert all(result is not None for result in results)
-    return [result for result in results if result is not None]
+    # Every position was filled: by a decision above, or by its instance's deletion.
+    return cast("list[DeletionResult]", results)
 
 
 def _decide_without_cams(item: Extracted, plan: Plan) -> str | DeletionResult:
@@ -55,7 +55,9 @@ def _decide_without_cams(item: Extracted, plan: Plan) -> str | DeletionResult:
     if isinstance(checked, DeletionResult):
         return checked
     decided = policy_result(
-        checked, protected=plan.settings.protected_instance_ids, dry_run=plan.dry_run
+        checked,
+        protected=plan.settings.protected_instance_ids,
+        dry_run=plan.dry_run or item.dry_run,
     )
     return decided if decided is not None else checked
 

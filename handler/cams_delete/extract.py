@@ -33,6 +33,7 @@ class Candidate:
     value: object
     location: str
     event_id: str | None = None
+    dry_run: bool = False  # the request itself asked for a dry run
 
 
 Extracted = Candidate | DeletionResult
@@ -73,19 +74,18 @@ def from_batch_element(element: object) -> Extracted:
 
 
 def from_direct(event: DirectRequest) -> Extracted:
-    value = event.raw.get("InstanceId", MISSING)
-    return Candidate(value, "InstanceId") if value is not MISSING else _missing(event.raw, "")
+    return request_in(event.raw, "")
 
 
 def from_cloud_event(event: CloudEvent) -> Extracted:
     data = _cloud_event_data(event.raw)
     if isinstance(data, DeletionResult):
         return data
-    location = "data.InstanceId"
+    prefix = "data."
     if isinstance(data, Mapping) and "InstanceId" not in data:
         body = _message_body(data)
         if body is not None:
-            data, location = body
+            data, prefix = body
     if not isinstance(data, Mapping):
         return rejected(
             None,
@@ -93,10 +93,7 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
             f"CloudEvent {event.id!r}: data must be an object with InstanceId; got "
             f"{json_kind(data)}",
         )
-    value = data.get("InstanceId", MISSING)
-    if value is MISSING:
-        return _missing(data, "data.", event.id)
-    return Candidate(value, location, event.id)
+    return request_in(data, prefix, event.id)
 
 
 def from_timer(event: TimerEvent) -> Extracted:
@@ -111,10 +108,25 @@ def from_timer(event: TimerEvent) -> Extracted:
             f'The timer payload must be a JSON object such as {{"InstanceId": "..."}}; got '
             f"{json_kind(parsed)}",
         )
-    value = parsed.get("InstanceId", MISSING)
+    return request_in(parsed, "payload.")
+
+
+def request_in(container: Mapping[str, Any], prefix: str, event_id: str | None = None) -> Extracted:
+    """The InstanceId an object names, and whether it asks for a dry run (DryRun: true).
+
+    A dry-run flag the function cannot read is refused rather than ignored: ignoring
+    `"DryRun": "yes"` would delete what the caller only meant to check."""
+    value = container.get("InstanceId", MISSING)
     if value is MISSING:
-        return _missing(parsed, "payload.")
-    return Candidate(value, "payload.InstanceId")
+        return _missing(container, prefix, event_id)
+    flags = [flag for key, flag in container.items() if str(key).lower() == "dryrun"]
+    if not all(isinstance(flag, bool) for flag in flags):
+        return rejected(
+            value,
+            "InvalidParameter.DryRun",
+            f"{prefix}DryRun must be the JSON boolean true or false",
+        )
+    return Candidate(value, f"{prefix}InstanceId", event_id, dry_run=any(flags))
 
 
 def _cloud_event_data(raw: Mapping[str, Any]) -> object:
@@ -132,9 +144,7 @@ def _message_body(data: Mapping[str, Any]) -> tuple[object, str] | None:
     for field in MESSAGE_BODY_FIELDS:
         if field in data:
             body = data[field]
-            return (_json_or_text(body) if isinstance(body, str) else body), (
-                f"data.{field}.InstanceId"
-            )
+            return (_json_or_text(body) if isinstance(body, str) else body), f"data.{field}."
     return None
 
 

@@ -62,7 +62,7 @@ def respond(
     body = decode_body(request)
     if isinstance(body, HttpAnswer):
         return body
-    dry_run = parse_dry_run(request.query.get("dryRun"))
+    dry_run = dry_run_from_query(request.query)
     if isinstance(dry_run, HttpAnswer):
         return dry_run
 
@@ -132,15 +132,22 @@ def decode_body(request: HttpTriggerEvent) -> bytes | HttpAnswer:
     return too_large if len(body) > MAX_BODY_BYTES else body
 
 
-def parse_dry_run(value: str | None) -> bool | HttpAnswer:
-    if value is None:
-        return False
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    return _refuse(400, "InvalidParameter.DryRun", "dryRun must be 'true' or 'false'")
+def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
+    """`dryRun` in any spelling of its case; any other parameter is refused, so that a
+    misspelt dry run can never turn into a deletion."""
+    dry_run = False
+    for name, value in query.items():
+        if name.lower() != "dryrun":
+            return _refuse(
+                400,
+                "InvalidParameter.Query",
+                f"Unknown query parameter {name[:64]!r}; the only one is dryRun",
+            )
+        lowered = value.strip().lower()
+        if lowered not in _TRUE | _FALSE:
+            return _refuse(400, "InvalidParameter.DryRun", "dryRun must be 'true' or 'false'")
+        dry_run = dry_run or lowered in _TRUE
+    return dry_run
 
 
 def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | HttpAnswer:

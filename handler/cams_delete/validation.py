@@ -75,7 +75,9 @@ def policy_result(
     instance_id: str, *, protected: frozenset[str], dry_run: bool
 ) -> DeletionResult | None:
     """The answer that policy gives without calling CAMS, or None to go ahead and delete."""
-    if instance_id in protected:
+    # Matched without regard to case: CAMS's ID format is undocumented, and protection
+    # must not hinge on how an ID was typed.
+    if instance_id.casefold() in protected:
         return rejected(
             instance_id,
             "Forbidden.ProtectedInstance",

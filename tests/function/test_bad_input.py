@@ -225,3 +225,50 @@ def test_dry_run_still_rejects_bad_input(emulator, invoke: Invoke, monkeypatch):
 
     assert run.result is not None
     assert run.result["Outcome"] == "rejected"
+
+
+@pytest.mark.parametrize("name", ["DryRun", "dryRun", "dryrun"])
+def test_dry_run_field_in_an_event_deletes_nothing(emulator, invoke: Invoke, name):
+    """GIVEN a direct event or a CloudEvent whose object says DryRun: true
+    WHEN the function receives it
+    THEN it is a dry run: CAMS is not called."""
+    emulator.add_instances("cams-7f3a9c01")
+    cloud_event = load_event("eventbridge-cloudevent.json")
+    cloud_event["data"][name] = True
+
+    direct = invoke({"InstanceId": "cams-7f3a9c01", name: True})
+    from_bus = invoke(cloud_event)
+
+    assert direct.result is not None
+    assert from_bus.result is not None
+    assert direct.result["Outcome"] == from_bus.result["Outcome"] == "dry_run"
+    assert emulator.journal() == []
+
+
+@pytest.mark.parametrize("flag", ["yes", "true", 1, None])
+def test_unreadable_dry_run_field_is_refused_not_ignored(emulator, invoke: Invoke, flag):
+    """GIVEN an event whose DryRun is not a JSON boolean
+    WHEN the function receives it
+    THEN it is rejected with InvalidParameter.DryRun rather than deleting."""
+    emulator.add_instances("i-1")
+
+    run = invoke({"InstanceId": "i-1", "DryRun": flag})
+
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Code"] == "InvalidParameter.DryRun"
+    assert emulator.instances() == {"i-1"}
+
+
+def test_protected_ids_match_without_regard_to_case(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN PROTECTED_INSTANCE_IDS=Keep-Me
+    WHEN an event names keep-me
+    THEN it is refused all the same."""
+    monkeypatch.setenv("PROTECTED_INSTANCE_IDS", "Keep-Me")
+    emulator.add_instances("keep-me")
+
+    run = invoke({"InstanceId": "keep-me"})
+
+    assert run.result is not None
+    assert run.result["Code"] == "Forbidden.ProtectedInstance"
+    assert emulator.journal() == []

@@ -63,6 +63,7 @@ def test_lists_are_trimmed():
         ({"MAX_BATCH_SIZE": "-1"}, "MAX_BATCH_SIZE"),
         ({"HTTP_BEARER_TOKEN_SHA256": "not-a-hash"}, "HTTP_BEARER_TOKEN_SHA256"),
         ({"RETRY_BASE_DELAY_MS": "500", "RETRY_MAX_DELAY_MS": "100"}, "RETRY_MAX_DELAY_MS"),
+        ({"DEADLINE_MARGIN_MS": "0"}, "DEADLINE_MARGIN_MS"),
     ],
 )
 def test_bad_values_name_their_variable(environ, variable):

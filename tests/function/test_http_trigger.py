@@ -297,3 +297,41 @@ def test_unexpected_bug_is_500_with_normalized_body_and_traceback_in_log_only(
     [error_line] = run.lines("unexpected_error")
     assert "Traceback" in error_line["exception"]
     assert "simulated bug" in error_line["exception"]
+
+
+@pytest.mark.parametrize("name", ["dryRun", "dryrun", "DryRun", "DRYRUN"])
+def test_dry_run_query_in_any_case_deletes_nothing(emulator, invoke: Invoke, name):
+    """GIVEN ?DryRun=true (Alibaba Cloud's own spelling) or another case of dryRun
+    WHEN DELETE /instances/i-1 arrives
+    THEN it is a dry run: nothing is deleted."""
+    emulator.add_instances("i-1")
+
+    result = assert_json_response(invoke(http_event(queryParameters={name: "true"})), 200)
+    assert result["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-1"}
+
+
+@pytest.mark.parametrize("name", ["dry_run", "force", "InstanceId"])
+def test_unknown_query_parameters_get_400(emulator, invoke: Invoke, name):
+    """GIVEN a query parameter the function does not know (a misspelt dry run, say)
+    WHEN DELETE /instances/i-1 arrives
+    THEN 400 InvalidParameter.Query, and nothing is deleted."""
+    emulator.add_instances("i-1")
+
+    result = assert_json_response(invoke(http_event(queryParameters={name: "true"})), 400)
+    assert result["Code"] == "InvalidParameter.Query"
+    assert name in result["Message"]
+    assert emulator.instances() == {"i-1"}
+
+
+def test_dry_run_field_in_the_post_body(emulator, invoke: Invoke):
+    """GIVEN POST / with {"InstanceId": "i-1", "dryRun": true}
+    WHEN the request arrives
+    THEN it is a dry run: nothing is deleted."""
+    emulator.add_instances("i-1")
+    event = http_event("POST", "/", body=json.dumps({"InstanceId": "i-1", "dryRun": True}))
+    event["headers"]["Content-Type"] = "application/json"
+
+    result = assert_json_response(invoke(event), 200)
+    assert result["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-1"}

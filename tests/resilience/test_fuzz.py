@@ -509,6 +509,7 @@ STATUS_OF_DEFECT = {
     "size": 413,
     "base64": 400,
     "dry_run": 400,
+    "query": 400,
     "media_type": 415,
     "json": 400,
     "instance_id": 400,
@@ -666,24 +667,32 @@ def methods(draw: st.DrawFn, allowed: str | None, sound: bool) -> str:
     return draw(st.sampled_from(["", "DELETE ", "del", "M-SEARCH", "P0ST"]))
 
 
+DRY_RUN_NAMES = ("dryRun", "dryrun", "DryRun", "DRYRUN")
+UNKNOWN_QUERY_NAMES = ("verbose", "InstanceId", "dry_run", "dry-run", "force", "")
+
+
 @st.composite
-def dry_run_queries(draw: st.DrawFn, sound: bool) -> tuple[dict[str, str], bool, bool]:
-    """(queryParameters, whether they ask for a dry run, whether dryRun is malformed)."""
+def dry_run_queries(draw: st.DrawFn, sound: bool) -> tuple[dict[str, str], bool, set[str]]:
+    """(queryParameters, whether they ask for a dry run, their defects). dryRun is read in
+    any case; any other parameter is refused (a misspelt dry run must never delete)."""
     query: dict[str, str] = {}
-    if draw(st.booleans()):
-        query["dryrun"] = "true"  # not the parameter: names are case-sensitive
+    defects: set[str] = set()
+    if not sound and draw(st.integers(0, 4)) == 4:
+        query[draw(st.sampled_from(UNKNOWN_QUERY_NAMES))] = "true"
+        defects.add("query")
+    name = draw(st.sampled_from(DRY_RUN_NAMES))
     kind = draw(st.integers(0, 2 if sound else 4))
     if kind == 1:
-        return {**query, "dryRun": draw(st.sampled_from(DRY_TRUE))}, True, False
+        return {**query, name: draw(st.sampled_from(DRY_TRUE))}, True, defects
     if kind == 2:
-        return {**query, "dryRun": draw(st.sampled_from(DRY_FALSE))}, False, False
+        return {**query, name: draw(st.sampled_from(DRY_FALSE))}, False, defects
     if kind == 3:
         malformed = st.one_of(
             st.sampled_from(DRY_BAD),
             any_text.filter(lambda t: t.strip().lower() not in {"true", "false", "1", "0"}),
         )
-        return {**query, "dryRun": draw(malformed)}, False, True
-    return query, False, False
+        return {**query, name: draw(malformed)}, False, defects | {"dry_run"}
+    return query, False, defects
 
 
 @st.composite
@@ -741,8 +750,8 @@ def http_cases(draw: st.DrawFn) -> HttpCase:
         body_text += draw(st.sampled_from(["!", "*", " ", "-", "%"]))  # not base64
         defects.add("base64")
 
-    query, dry_query, malformed_dry_run = draw(dry_run_queries(sound))
-    defects |= {"dry_run"} if malformed_dry_run else set()
+    query, dry_query, query_defects = draw(dry_run_queries(sound))
+    defects |= query_defects
     authorization, good_token = draw(authorizations(sound))
     env_dry_run = draw(st.integers(0, 5)) == 3
 
