@@ -10,7 +10,7 @@ import functools
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cams_delete import logs, startup
@@ -20,7 +20,18 @@ from cams_delete.results import DeletionResult, Outcome, cams_message, failed
 # Codes that say "try again later" whatever the HTTP status (some gateways answer
 # Throttling.* with 400, and some business layers with 200).
 _RETRYABLE_CODE_PREFIXES = ("Throttling",)
-_RETRYABLE_CODES = frozenset({"InternalError", "ServiceUnavailable", "SystemBusy", "ServiceBusy"})
+_RETRYABLE_CODES = frozenset(
+    {
+        "InternalError",
+        "ServiceUnavailable",
+        "SystemBusy",
+        "ServiceBusy",
+        # A new request has a new nonce and timestamp; a new invocation has fresh role keys.
+        "SignatureNonceUsed",
+        "InvalidTimeStamp.Expired",
+        "InvalidSecurityToken.Expired",
+    }
+)
 _DENIED_CODE_PREFIXES = ("Forbidden", "NoPermission")
 _CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
 
@@ -184,23 +195,16 @@ def classify_error(
         raw_message if raw_message is not None else getattr(error, "message", None)
     )
     retry_after_ms = getattr(error, "retry_after", None)
-    retry_after_s = retry_after_ms / 1000 if isinstance(retry_after_ms, int | float) else None
-    if retry_after_s is not None and retry_after_s > 0:
-        return failed(
-            instance_id, code or "Throttling", message, 429, retryable=True,
-            request_id=request_id, access_denied_detail=detail, retry_after_s=retry_after_s,
-        )  # fmt: skip
     if code is None:
-        # No code to go by. Upstream statuses are not passed through: 401, 404 or 405 mean
-        # something else in the function's own HTTP API.
-        return failed(
-            instance_id, f"UpstreamHttp{status}", message, 502,
-            retryable=status >= 500, request_id=request_id,
-        )  # fmt: skip
-    return _classify_code(
+        code = "Throttling" if status == 429 else f"UpstreamHttp{status}"
+    result = _classify_code(
         code, message, status, instance_id,
         not_found_codes=not_found_codes, request_id=request_id, detail=detail,
     )  # fmt: skip
+    if isinstance(retry_after_ms, int | float) and retry_after_ms > 0:
+        # The gateway said when to come back: worth retrying, whatever else it said.
+        result = replace(result, retryable=True, retry_after_s=retry_after_ms / 1000)
+    return result
 
 
 def _classify_code(
@@ -218,9 +222,9 @@ def _classify_code(
         return DeletionResult(
             instance_id, Outcome.ALREADY_DELETED, code, message, 200, request_id, detail
         )
-    if code.startswith(_RETRYABLE_CODE_PREFIXES):
+    if code.startswith(_RETRYABLE_CODE_PREFIXES) or status == 429:
         return failed(instance_id, code, message, 429, retryable=True, request_id=request_id)
-    if code in _RETRYABLE_CODES or (status is not None and status >= 500):
+    if code in _RETRYABLE_CODES or (status is not None and (status >= 500 or status == 408)):
         http_status = 503 if code == "ServiceUnavailable" or status == 503 else 502
         return failed(
             instance_id, code, message, http_status, retryable=True, request_id=request_id
@@ -232,8 +236,9 @@ def _classify_code(
         )  # fmt: skip
     if code.startswith(_CALLER_INPUT_CODE_PREFIXES):
         return failed(instance_id, code, message, 400, retryable=False, request_id=request_id)
-    # Business refusals (200) and the function's own credential or configuration
-    # problems (signature, key, token, action): the caller cannot fix them by retrying.
+    # Business refusals (200), upstream 4xx without a code, and the function's own
+    # credential or configuration problems (signature, key, token, action): retrying
+    # the same request cannot fix them.
     return failed(
         instance_id, code, message, 502, retryable=False,
         request_id=request_id, access_denied_detail=detail,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cams_delete import cams, credentials, deleter, extract, logs, sources
@@ -25,6 +26,11 @@ _cold_start = True
 class RetryableDeletionError(Exception):
     """Raised from event invocations so that FC's async retry and on-failure destination
     take over. Carries a summary only: no traceback or secret reaches the caller."""
+
+
+class UnexpectedFunctionError(Exception):
+    """Raised from event invocations on a bug, so the event is retried and kept; the
+    traceback is in the log only."""
 
 
 class InvalidConfigurationError(Exception):
@@ -69,7 +75,7 @@ def handle(event: bytes, context: Any) -> dict[str, Any]:
     try:
         settings = current_settings()
     except ConfigError as error:
-        return _refuse_misconfigured(error, recognised, request_id)
+        return _refuse_misconfigured(error, recognised, request_id, started)
     logs.configure(settings.log_level)
     deadline = Deadline(started + _timeout_s(context) - settings.deadline_margin_s)
 
@@ -84,7 +90,7 @@ def handle(event: bytes, context: Any) -> dict[str, Any]:
 def _handle_http(
     request: sources.HttpTriggerEvent,
     settings: Settings,
-    plan_for: Any,
+    plan_for: Callable[[bool], deleter.Plan],
     request_id: str | None,
     started: float,
 ) -> dict[str, Any]:
@@ -120,7 +126,8 @@ def _handle_event(
             document = results[0].to_document()
     except Exception:
         logs.get().exception("unexpected_error", source=source)
-        raise RetryableDeletionError(
+        _log_invocation(source, [], started, status="error")
+        raise UnexpectedFunctionError(
             "The function failed unexpectedly; see its log for this request id"
         ) from None
     retrying = [result for result in results if result.retryable]
@@ -149,7 +156,7 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
 
 
 def _refuse_misconfigured(
-    error: ConfigError, event: sources.RecognisedEvent, request_id: str | None
+    error: ConfigError, event: sources.RecognisedEvent, request_id: str | None, started: float
 ) -> dict[str, Any]:
     logs.configure()
     logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
@@ -157,8 +164,10 @@ def _refuse_misconfigured(
         from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
         result = rejected(None, "InvalidConfiguration", str(error), http_status=500)
+        _log_invocation("http", [result], started, status=500)
         return http.render(http.HttpAnswer(result), request_id)
     # Events must not be lost: a function error sends them to FC's retry and destination.
+    _log_invocation(_source_name(event), [], started, status="error")
     raise InvalidConfigurationError(str(error))
 
 

@@ -376,3 +376,62 @@ def test_missing_credentials_fail_clearly(emulator, invoke: Invoke):
 def test_unused_credential_kinds_are_distinct(emulator):
     """The emulator tells keys apart (guards the fixtures above against a vacuous pass)."""
     assert Credential("a", "b") != Credential("a", "c")
+
+
+def test_unavailable_with_retry_after_stays_503(emulator, invoke: Invoke):
+    """GIVEN CAMS answers 503 with x-acs-retry-after on every attempt
+    WHEN DELETE /instances/i-1 arrives
+    THEN the answer is 503 ServiceUnavailable with Retry-After, not a throttle."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("unavailable", retry_after_ms=100, times=None))
+
+    run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 503
+    assert body["Code"] == "ServiceUnavailable"
+    assert run.result["headers"]["Retry-After"] == "1"
+
+
+def test_expired_role_token_is_retryable_so_the_event_is_kept(invoke: Invoke, monkeypatch):
+    """GIVEN the role's STS token has expired (the next invocation gets fresh keys)
+    WHEN an event asks for a deletion
+    THEN the failure is retryable and the invocation raises, so FC delivers it again."""
+    import time
+
+    from cams_emulator import CamsEmulator
+
+    expired = role_credential(expires_at=time.time() - 60)
+    with CamsEmulator(credentials=[expired], instances=["i-1"]) as emu:
+        monkeypatch.setenv("CAMS_ENDPOINT", emu.endpoint)
+        monkeypatch.setenv("CAMS_PROTOCOL", "http")
+
+        run = invoke({"InstanceId": "i-1"})
+
+        assert run.error is not None
+        assert "InvalidSecurityToken.Expired" in str(run.error)
+        assert emu.instances() == {"i-1"}
+
+
+def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a bug deep in the function
+    WHEN an event arrives
+    THEN the invocation raises UnexpectedFunctionError (the event is kept by FC), the
+    traceback is logged, and the invocation line says it ended in error."""
+    from cams_delete import deleter
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(deleter, "process", broken)
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert type(run.error).__name__ == "UnexpectedFunctionError"
+    assert "simulated bug" not in str(run.error)
+    [invocation] = run.lines("invocation")
+    assert invocation["status"] == "error"
+    assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
