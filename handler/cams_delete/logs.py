@@ -48,24 +48,7 @@ def redact_secrets(
 ) -> MutableMapping[str, Any]:
     """Processor: mask values under sensitive keys, and scrub known secrets anywhere."""
     secrets = _secrets.get()
-    redacted: dict[str, Any] = {}
-    # _redact inlined for the top level: most values are plain strings and numbers.
-    for key, value in event_dict.items():
-        if value is None:
-            redacted[key] = None
-        elif key not in _ordinary_keys and _is_sensitive_key(key):
-            redacted[key] = REDACTED
-        elif isinstance(value, str):
-            text = value
-            for secret in secrets:
-                if secret in text:
-                    text = text.replace(secret, REDACTED)
-            redacted[key] = text
-        elif isinstance(value, dict | list | tuple):
-            redacted[key] = _redact(None, value, secrets)
-        else:
-            redacted[key] = value
-    return redacted
+    return {key: _redact(key, value, secrets) for key, value in event_dict.items()}
 
 
 def _redact(key: object, value: Any, secrets: tuple[str, ...]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # CAMS sends the literal string "NULL" where it means no message.
@@ -49,20 +49,7 @@ class DeletionResult:
         return self.outcome in SUCCESSFUL_OUTCOMES
 
     def with_attempts(self, attempts: int) -> DeletionResult:
-        # dataclasses.replace(self, attempts=...) spelled out (it inspects the fields on
-        # every call, and this runs on every attempt): a new field must be added here too.
-        return DeletionResult(
-            instance_id=self.instance_id,
-            outcome=self.outcome,
-            code=self.code,
-            message=self.message,
-            http_status=self.http_status,
-            request_id=self.request_id,
-            access_denied_detail=self.access_denied_detail,
-            retryable=self.retryable,
-            attempts=attempts,
-            retry_after_s=self.retry_after_s,
-        )
+        return replace(self, attempts=attempts)
 
     def to_document(self) -> dict[str, Any]:
         return {

@@ -58,23 +58,20 @@ def with_retries(
     """Call until success, a permanent failure, MAX_ATTEMPTS, or the deadline."""
     last: DeletionResult | None = None
     attempts = 0
-    while attempts < policy.max_attempts:
+    while True:
         remaining = deadline.remaining()
         if remaining < MIN_ATTEMPT_S:
             return deadline_exceeded(instance_id, last, attempts)
         attempts += 1
-        result = attempt(*attempt_timeouts(policy, remaining)).with_attempts(attempts)
-        if not result.retryable or attempts == policy.max_attempts:
-            return result
-        delay = max(policy.backoff(attempts), result.retry_after_s or 0.0)
+        last = attempt(*attempt_timeouts(policy, remaining)).with_attempts(attempts)
+        if not last.retryable or attempts >= policy.max_attempts:
+            return last
+        delay = max(policy.backoff(attempts), last.retry_after_s or 0.0)
         if deadline.remaining() - delay < MIN_ATTEMPT_S:
-            return deadline_exceeded(instance_id, result, attempts)
+            return deadline_exceeded(instance_id, last, attempts)
         if on_retry is not None:
-            on_retry(result, attempts, delay)
+            on_retry(last, attempts, delay)
         sleep(delay)
-        last = result
-    assert last is not None  # the loop returns unless max_attempts < 1, which config forbids
-    return last
 
 
 def attempt_timeouts(policy: RetryPolicy, remaining_s: float) -> tuple[float, float]:
