@@ -24,7 +24,7 @@ from hypothesis.errors import InvalidArgument
 
 import index
 from cams_emulator import CamsEmulator, Credential
-from tests.conftest import SECRETS, role_credential
+from tests.conftest import SECRETS, Invocation, role_credential
 
 # -- hypothesis ------------------------------------------------------------------------------
 
@@ -192,25 +192,6 @@ class StrictStdout(io.TextIOBase):
             return "".join(self._chunks)
 
 
-@dataclass
-class Run:
-    """One handler call: what it returned or raised, and every log line it printed."""
-
-    result: dict[str, Any] | None
-    error: Exception | None
-    logs: list[dict[str, Any]]
-    output: str
-
-    def lines(self, event: str) -> list[dict[str, Any]]:
-        return [line for line in self.logs if line.get("event") == event]
-
-    @property
-    def body(self) -> dict[str, Any]:
-        assert self.result is not None
-        body: dict[str, Any] = json.loads(self.result["body"])
-        return body
-
-
 @contextlib.contextmanager
 def captured_output() -> Iterator[StrictStdout]:
     """stdout and stderr into one StrictStdout, for the duration of the block."""
@@ -233,7 +214,7 @@ def parse_log_lines(output: str) -> list[dict[str, Any]]:
     return lines
 
 
-def call_handler(event: bytes, context: Any, secrets: Iterable[str] = ()) -> Run:
+def call_handler(event: bytes, context: Any, secrets: Iterable[str] = ()) -> Invocation:
     """index.handler as FC calls it (bytes in), with its output captured and checked for
     secrets. An exception is returned, not raised: whether raising is right is the test's
     question."""
@@ -246,7 +227,7 @@ def call_handler(event: bytes, context: Any, secrets: Iterable[str] = ()) -> Run
             error = raised
     output = stream.getvalue()
     assert_no_secrets(output + repr(result) + repr(error), secrets)
-    return Run(result, error, parse_log_lines(output), output)
+    return Invocation(result, error, parse_log_lines(output), output)
 
 
 def assert_no_secrets(text: str, extra: Iterable[str] = ()) -> None:

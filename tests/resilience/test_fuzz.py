@@ -27,11 +27,10 @@ from hypothesis import strategies as st
 
 from cams_emulator import CamsEmulator
 from cams_local.fc import FunctionMeta, Python310Context
-from tests.conftest import ROLE, assert_valid_result, load_event
+from tests.conftest import ROLE, Invocation, assert_valid_result, load_event
 from tests.resilience.conftest import (
     CI_MINIMUM_TOTAL,
     FUZZ_WEIGHTS,
-    Run,
     assert_reached,
     call_handler,
     fuzz_examples,
@@ -263,7 +262,7 @@ def deleted_ids(emu: CamsEmulator) -> list[str | None]:
     return [call.instance_id for call in calls]
 
 
-def invoke(emu: CamsEmulator, event: Any, *, secrets: tuple[str, ...] = ()) -> Run:
+def invoke(emu: CamsEmulator, event: Any, *, secrets: tuple[str, ...] = ()) -> Invocation:
     emu.reset(POOL)
     data = event if isinstance(event, bytes) else json.dumps(event).encode()
     run = call_handler(data, context(), secrets)

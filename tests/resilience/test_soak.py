@@ -28,8 +28,8 @@ import pytest
 
 from cams_emulator import CamsEmulator, Fault
 from cams_local.fc import FunctionMeta, Python310Context
-from tests.conftest import ROLE, assert_valid_result, load_event
-from tests.resilience.conftest import Run, call_handler
+from tests.conftest import ROLE, Invocation, assert_valid_result, load_event
+from tests.resilience.conftest import call_handler
 
 pytestmark = pytest.mark.slow
 
@@ -171,7 +171,9 @@ def context(number: int) -> Python310Context:
     )
 
 
-def check_invocation(delivery: Delivery, run: Run, emu: CamsEmulator) -> list[dict[str, Any]]:
+def check_invocation(
+    delivery: Delivery, run: Invocation, emu: CamsEmulator
+) -> list[dict[str, Any]]:
     """The per-invocation invariants; returns the deletion lines it logged."""
     deletions = run.lines("deletion")
     assert {line["instance_id"] for line in deletions} == set(delivery.instance_ids)
