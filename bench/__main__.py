@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import goals, measure, package
-from bench.child import PROXY_VARIABLES, Credentials
+from bench.child import Credentials
 from cams_emulator import CamsEmulator, Credential
+from cams_local.runner import PROXY_VARIABLES
 
 RESULTS = package.REPO / "bench" / "results"
 PARTS = ("profile", "cold", "warm", "batch")

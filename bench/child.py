@@ -10,14 +10,7 @@ from pathlib import Path
 from typing import Any
 
 # A proxy would capture even loopback traffic: children never get these.
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
+from cams_local.runner import PROXY_VARIABLES
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from bench import measure, package
-from bench.child import PROXY_VARIABLES, Credentials
+from bench.child import Credentials
 from cams_emulator import CamsEmulator, Credential
+from cams_local.runner import PROXY_VARIABLES
 
 
 def _credential(credentials: Credentials) -> Credential:
