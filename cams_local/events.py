@@ -6,8 +6,6 @@ local loop seeds exactly what the function would ask CAMS to delete.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import pathlib
 from collections.abc import Iterable, Mapping
@@ -15,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cams_delete import extract, http, sources
-from cams_delete.validation import MISSING, instance_id_problem
+from cams_delete.extract import MISSING
+from cams_delete.validation import instance_id_problem
 from cams_emulator import Fault
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -65,12 +64,9 @@ def _http_candidate_values(request: sources.HttpTriggerEvent) -> list[object]:
     instance_id, _method = route
     if instance_id is not MISSING:
         return [instance_id]
-    body: bytes | str = request.body
-    if request.is_base64_encoded:
-        try:
-            body = base64.b64decode(request.body, validate=True)
-        except (binascii.Error, ValueError):
-            return []
+    body = http.decode_body(request)  # the function's own reading of the body
+    if isinstance(body, http.HttpAnswer):
+        return []
     parsed = sources.parse_json(body) if body else None
     if not isinstance(parsed, dict):
         return []

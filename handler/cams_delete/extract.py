@@ -19,11 +19,15 @@ from cams_delete.sources import (
     parse_json,
     recognise_object,
 )
-from cams_delete.validation import MISSING, json_kind
+from cams_delete.validation import json_kind
 
 # Where event-streaming sources put the message itself inside a CloudEvent's data:
 # Kafka `value`, MNS `messageBody`, RocketMQ and RabbitMQ `body`.
 MESSAGE_BODY_FIELDS = ("value", "messageBody", "body")
+
+
+MISSING = object()
+"""Stands for a field that is absent (as opposed to present and null)."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,6 @@ class Candidate:
     """An InstanceId as found in the event, not yet validated."""
 
     value: object
-    location: str
     event_id: str | None = None
     dry_run: bool = False  # the request itself asked for a dry run
 
@@ -126,7 +129,7 @@ def request_in(container: Mapping[str, Any], prefix: str, event_id: str | None =
             "InvalidParameter.DryRun",
             f"{prefix}DryRun must be the JSON boolean true or false",
         )
-    return Candidate(value, f"{prefix}InstanceId", event_id, dry_run=any(flags))
+    return Candidate(value, event_id, dry_run=any(flags))
 
 
 def _cloud_event_data(raw: Mapping[str, Any]) -> object:

@@ -15,11 +15,10 @@ from urllib.parse import unquote
 
 from cams_delete import deleter
 from cams_delete.config import Settings
-from cams_delete.extract import Candidate, Extracted, from_direct
+from cams_delete.extract import MISSING, Candidate, Extracted, from_direct
 from cams_delete.logs import register_secrets
 from cams_delete.results import DeletionResult, failed, rejected
 from cams_delete.sources import DirectRequest, HttpTriggerEvent, parse_json
-from cams_delete.validation import MISSING
 
 MAX_BODY_BYTES = 64 * 1024
 INSTANCES_PREFIX = "instances"
@@ -67,9 +66,7 @@ def respond(
         return dry_run
 
     candidate: Extracted | HttpAnswer = (
-        candidate_from_body(request, body)
-        if instance_id is MISSING
-        else Candidate(instance_id, "path")
+        candidate_from_body(request, body) if instance_id is MISSING else Candidate(instance_id)
     )
     if isinstance(candidate, HttpAnswer):
         return candidate

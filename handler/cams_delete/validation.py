@@ -11,9 +11,6 @@ MAX_INSTANCE_ID_LENGTH = 64
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
 
-MISSING = object()
-"""Stands for a field that is absent (as opposed to present and null)."""
-
 
 @dataclass(frozen=True)
 class InputProblem:
@@ -23,11 +20,6 @@ class InputProblem:
 
 def instance_id_problem(value: object) -> InputProblem | None:
     """Why `value` is not an acceptable InstanceId, or None when it is."""
-    if value is MISSING:
-        return InputProblem(
-            "MissingParameter.InstanceId",
-            'InstanceId is required: send {"InstanceId": "<instance ID>"}',
-        )
     if not isinstance(value, str):
         kind = json_kind(value)
         return InputProblem(
