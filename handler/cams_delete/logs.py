@@ -15,7 +15,9 @@ from typing import Any
 import structlog
 
 REDACTED = "[REDACTED]"
-_SENSITIVE_KEY = re.compile(r"secret|token|password|authorization|signature|credential", re.I)
+_SENSITIVE_WORDS = ("secret", "token", "password", "authorization", "signature", "credential")
+# A key naming any of the words, in any case, has its value masked.
+_SENSITIVE_KEY = re.compile("|".join(_SENSITIVE_WORDS), re.I)
 # Shorter strings would scrub ordinary words out of log lines.
 _MIN_SECRET_LENGTH = 6
 # Loggers of the SDK and its transport: never on stdout, which is the function's log.
@@ -37,10 +39,24 @@ def register_secrets(*values: str | None) -> None:
     added = tuple(v for v in values if v and len(v) >= _MIN_SECRET_LENGTH and v not in current)
     if added:
         _secrets.set(current + added)
+        _escaped_secrets.set(_escaped_secrets.get() + tuple(map(_escaped, added)))
 
 
 def clear_secrets() -> None:
     _secrets.set(())
+    _escaped_secrets.set(())
+
+
+def _escaped(secret: str) -> str:
+    # How the secret reads inside a rendered line: the encoder escapes strings one
+    # character at a time, so a value containing the secret contains this.
+    return json.encoder.encode_basestring_ascii(secret)[1:-1]
+
+
+# The same secrets as they read in a rendered line; kept in step by register/clear.
+_escaped_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "cams_delete_escaped_secrets", default=()
+)
 
 
 def redact_secrets(
@@ -48,40 +64,51 @@ def redact_secrets(
 ) -> MutableMapping[str, Any]:
     """Processor: mask values under sensitive keys, and scrub known secrets anywhere."""
     secrets = _secrets.get()
-    return {key: _redact(key, value, secrets) for key, value in event_dict.items()}
+    return {_scrub(key, secrets): _redact(key, value, secrets) for key, value in event_dict.items()}
 
 
 def _redact(key: object, value: Any, secrets: tuple[str, ...]) -> Any:
     if value is None:
         return None
-    if key not in _ordinary_keys and _is_sensitive_key(key):
+    if isinstance(key, str) and _SENSITIVE_KEY.search(key):
         return REDACTED
     if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return _scrub(value, secrets)
     if isinstance(value, dict):
-        return {k: _redact(k, v, secrets) for k, v in value.items()}
+        return {_scrub(k, secrets): _redact(k, v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact(None, item, secrets) for item in value]
     return value
 
 
-# Log keys come from a small, fixed vocabulary: the ones found not sensitive are remembered
-# (bounded, in case keys come from data such as CAMS's AccessDeniedDetail), so a line's
-# keys are looked up in a set instead of matched by the regular expression one by one.
-_ordinary_keys: set[object] = set()
-_MAX_REMEMBERED_KEYS = 1024
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A string with every secret replaced; anything else as it is."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+    return value
 
 
-def _is_sensitive_key(key: object) -> bool:
-    if not isinstance(key, str):
-        return False
-    sensitive = _SENSITIVE_KEY.search(key) is not None
-    if not sensitive and len(_ordinary_keys) < _MAX_REMEMBERED_KEYS:
-        _ordinary_keys.add(key)
-    return sensitive
+def _may_need_redaction(line: str) -> bool:
+    """Whether a rendered line could hold a secret or a sensitive key; never wrong on "no".
+
+    A few substring searches in C cost a fraction of walking every field in Python, and
+    almost every line is clean. The encoder escapes everything but ASCII, and never a
+    letter, so a sensitive key shows its word in the lower-cased text; a line with an
+    escaped character is walked anyway (some non-ASCII letters match those words
+    case-insensitively). A secret inside any string shows as its escaped form.
+    """
+    lowered = line.lower()
+    if "\\u" in line or any(word in lowered for word in _SENSITIVE_WORDS):
+        return True
+    return any(secret in line for secret in _escaped_secrets.get())
+
+
+def _stringify(value: object) -> str:
+    """The encoder's fallback for objects JSON cannot show: their str(), secrets scrubbed."""
+    text: str = _scrub(str(value), _secrets.get())
+    return text
 
 
 class StdoutLogger:
@@ -98,7 +125,8 @@ class StdoutLogger:
 # structlog's names for the level of a method (its add_log_level does the same).
 _LEVEL_OF_METHOD = {"warn": "warning", "exception": "error"}
 # Built once: json.dumps with these arguments would build an encoder for every line.
-_encoder = json.JSONEncoder(separators=(",", ":"), default=str)
+# ensure_ascii: the redaction screen relies on it, and a lone surrogate cannot break a line.
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, default=_stringify)
 
 
 def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
@@ -121,7 +149,10 @@ def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, A
     for key, value in event_dict.items():
         if key not in line:
             line[key] = value
-    return _encoder.encode(redact_secrets(logger, method_name, line))
+    text = _encoder.encode(line)
+    if _may_need_redaction(text):
+        text = _encoder.encode(redact_secrets(logger, method_name, line))
+    return text
 
 
 _processors: list[Any] = [render_line]

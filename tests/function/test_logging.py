@@ -3,6 +3,7 @@ cold_start on every line, canonical lines per deletion and per invocation, no se
 
 from __future__ import annotations
 
+import json
 import logging
 
 from cams_delete import logs
@@ -129,6 +130,54 @@ def test_redaction_processor_masks_sensitive_keys_and_known_secrets():
     logs.clear_secrets()
 
 
+def test_rendered_lines_are_redacted_wherever_the_secret_hides(capsys):
+    """GIVEN a registered secret
+    WHEN a line carries it inside an object JSON cannot encode, in a nested key, and
+    under a key whose sensitive word is spelt with a non-ASCII letter (KELVIN SIGN)
+    THEN the written line holds none of it, and the masked key's value is gone."""
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque xyzzy-plugh-0123 object"
+
+    logs.configure("INFO")
+    logs.bind_invocation(request_id="r-1")
+    logs.register_secrets("xyzzy-plugh-0123")
+    try:
+        logs.get().info(
+            "x",
+            thing=Opaque(),
+            nested={"key xyzzy-plugh-0123": 1, "to\u212aen": "plain-value"},
+        )
+    finally:
+        logs.clear_secrets()
+
+    output = capsys.readouterr().out
+    assert "xyzzy-plugh-0123" not in output
+    assert "plain-value" not in output
+    line = json.loads(output)
+    assert line["thing"] == "opaque [REDACTED] object"
+    assert line["nested"] == {"key [REDACTED]": 1, "to\u212aen": "[REDACTED]"}
+
+
+def test_clean_lines_are_written_as_they_are(capsys):
+    """GIVEN a registered secret that a line does not contain
+    WHEN the line is written
+    THEN every field is as given (the screen leaves clean lines alone)."""
+    logs.configure("INFO")
+    logs.bind_invocation(request_id="r-2")
+    logs.register_secrets("very-secret-value-123")
+    try:
+        logs.get().info("deletion", instance_id="i-1", outcome="deleted", outcomes={"deleted": 1})
+    finally:
+        logs.clear_secrets()
+
+    line = json.loads(capsys.readouterr().out)
+    assert (line["event"], line["instance_id"], line["outcome"]) == ("deletion", "i-1", "deleted")
+    assert line["outcomes"] == {"deleted": 1}
+    assert line["request_id"] == "r-2"
+
+
 def test_secret_in_an_exception_never_reaches_the_log(emulator, invoke: Invoke, monkeypatch):
     """GIVEN a bug whose exception message contains the role's secret
     WHEN the HTTP invocation logs the traceback
@@ -141,7 +190,7 @@ def test_secret_in_an_exception_never_reaches_the_log(emulator, invoke: Invoke, 
         raise RuntimeError(f"boom {ROLE.access_key_secret} {ROLE.security_token}")
 
     monkeypatch.setattr(deleter, "delete_instance", leaky)
-    event = __import__("json").loads(event_bytes("http-delete.json"))
+    event = json.loads(event_bytes("http-delete.json"))
     event["rawPath"] = "/instances/i-1"
 
     run = invoke(event)
