@@ -48,9 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--cold-samples", type=int, default=15, help="per variant (default 15)")
     parser.add_argument(
-        "--warm-iterations", type=int, default=2000, help="interleaved pairs (default 2000)"
+        "--warm-iterations", type=int, default=2000, help="interleaved rounds (default 2000)"
     )
-    parser.add_argument("--warm-warmup", type=int, default=200, help="pairs not counted")
+    parser.add_argument("--warm-warmup", type=int, default=200, help="rounds not counted")
     parser.add_argument("--batch-runs", type=int, default=7, help="batch events (default 7)")
     parser.add_argument(
         "--only",

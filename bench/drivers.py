@@ -141,10 +141,17 @@ _report(REPORT, {
 """
 )
 
-# Warm: both paths warmed, then interleaved (ABBA) one call at a time. Handler log lines
-# go to this process's stdout, which the parent points at /dev/null (a real file).
+# Warm: all paths warmed, then interleaved one call at a time, the order rotated every
+# round. Log lines go to this process's stdout, which the parent points at /dev/null (a
+# real file). Besides the handler and the bare call, references that are not the
+# function: the same call made from the same event with the answer mapped to a result
+# ("answer"); that plus the two log lines the function must write, built and written by
+# hand ("answer_and_lines"); and the same lines through a one-processor structlog logger
+# ("answer_and_structlog_lines"). They show what the contract alone costs.
 WARM = (
     """
+import datetime
+import functools
 import gc
 import json
 import sys
@@ -153,6 +160,7 @@ import time
 PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, PKG)
 import index
+import structlog
 from alibabacloud_cams20200606.client import Client
 from alibabacloud_cams20200606.models import DeleteInstanceRequest
 from alibabacloud_tea_openapi.utils_models import Config
@@ -162,24 +170,25 @@ from alibabacloud_tea_openapi.utils_models import Config
     + _REPORT
     + """
 job = json.loads(JOB)
-handler_ids, bare_ids = job["handler_ids"], job["bare_ids"]
-warmup = job["warmup"]
+names, warmup = job["contenders"], job["warmup"]
+ids = {name: ["warm-%s-%d" % (name, n) for n in range(job["total"])] for name in names}
 index.initialize(_context("warm-init", job))
 client = _bare_client(job)
-events = [b'{"InstanceId": "%s"}' % i.encode() for i in handler_ids]
-contexts = [_context("warm-%d" % n, job) for n in range(len(handler_ids))]
-requests = [DeleteInstanceRequest(instance_id=i) for i in bare_ids]
+events = {name: [b'{"InstanceId": "%s"}' % i.encode() for i in ids[name]] for name in names}
+contexts = [_context("warm-%d" % n, job) for n in range(len(ids["handler"]))]
+requests = [DeleteInstanceRequest(instance_id=i) for i in ids["bare"]]
 clock = time.perf_counter
 handler = index.handler
+encoder = json.JSONEncoder(separators=(",", ":"))
 bad = []
 
 
 def run_handler(n):
     began = clock()
-    result = handler(events[n], contexts[n])
+    result = handler(events["handler"][n], contexts[n])
     elapsed = clock() - began
     if result.get("Outcome") != "deleted":
-        bad.append(("handler", handler_ids[n], result.get("Code")))
+        bad.append(("handler", ids["handler"][n], result.get("Code")))
     return elapsed
 
 
@@ -188,23 +197,105 @@ def run_bare(n):
     response = client.delete_instance(requests[n])
     elapsed = clock() - began
     if response.body.code != "OK":
-        bad.append(("bare", bare_ids[n], response.body.code))
+        bad.append(("bare", ids["bare"][n], response.body.code))
     return elapsed
 
 
+def _line(fields):
+    stdout = sys.stdout
+    stdout.write(encoder.encode(fields) + "\\n")
+    stdout.flush()
+
+
+def _render(_logger, method_name, event_dict):
+    # The least a structlog processor chain can do for the same line: one processor.
+    fields = {
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "level": method_name,
+        **event_dict,
+    }
+    return encoder.encode(fields)
+
+
+class _Stdout:
+    def msg(self, message):
+        stdout = sys.stdout
+        stdout.write(message + "\\n")
+        stdout.flush()
+
+    info = msg
+
+
+structlog_logger = structlog.wrap_logger(
+    _Stdout(), processors=[_render], wrapper_class=structlog.make_filtering_bound_logger(20)
+).bind()
+
+
+def _reference(name, n):
+    began = clock()
+    instance_id = json.loads(events[name][n])["InstanceId"]
+    body = client.delete_instance(DeleteInstanceRequest(instance_id=instance_id)).body.to_map()
+    answer = {
+        "Success": body.get("Code") == "OK", "Code": body.get("Code"),
+        "Message": body.get("Message"), "RequestId": body.get("RequestId"),
+        "InstanceId": instance_id, "Outcome": "deleted", "Attempts": 1,
+    }
+    if name == "answer_and_structlog_lines":
+        context = contexts[n]
+        common = {
+            "request_id": context.request_id, "function_name": context.function.name,
+            "cold_start": False,
+        }
+        structlog_logger.info(
+            "deletion", instance_id=instance_id, outcome="deleted", code=answer["Code"],
+            message=answer["Message"], cams_request_id=answer["RequestId"], attempts=1,
+            retryable=False, duration_ms=round((clock() - began) * 1000, 1), **common,
+        )
+        structlog_logger.info(
+            "invocation", source="direct", count=1, status="succeeded",
+            outcomes={"deleted": 1}, code=answer["Code"],
+            duration_ms=round((clock() - began) * 1000, 1), **common,
+        )
+    elif name == "answer_and_lines":
+        context = contexts[n]
+        common = {
+            "request_id": context.request_id, "function_name": context.function.name,
+            "cold_start": False,
+        }
+        _line({
+            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "level": "info", "event": "deletion", "instance_id": instance_id,
+            "outcome": "deleted", "code": answer["Code"], "message": answer["Message"],
+            "cams_request_id": answer["RequestId"], "attempts": 1, "retryable": False,
+            "duration_ms": round((clock() - began) * 1000, 1), **common,
+        })
+        _line({
+            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "level": "info", "event": "invocation", "source": "direct", "count": 1,
+            "status": "succeeded", "outcomes": {"deleted": 1}, "code": answer["Code"],
+            "duration_ms": round((clock() - began) * 1000, 1), **common,
+        })
+    elapsed = clock() - began
+    if not answer["Success"]:
+        bad.append((name, instance_id, answer["Code"]))
+    return elapsed
+
+
+runners = {
+    "handler": run_handler,
+    "bare": run_bare,
+    **{name: functools.partial(_reference, name) for name in names[2:]},
+}
 for n in range(warmup):
-    run_handler(n)
-    run_bare(n)
+    for name in names:
+        runners[name](n)
 gc.collect()
-handler_s, bare_s = [], []
-for n in range(warmup, len(handler_ids)):
-    if n % 2:
-        handler_s.append(run_handler(n))
-        bare_s.append(run_bare(n))
-    else:
-        bare_s.append(run_bare(n))
-        handler_s.append(run_handler(n))
-_report(REPORT, {"ok": not bad, "bad": bad[:5], "handler_s": handler_s, "bare_s": bare_s})
+seconds = {name: [] for name in names}
+for n in range(warmup, len(ids["handler"])):
+    shift = n % len(names)
+    for name in names[shift:] + names[:shift]:
+        seconds[name].append(runners[name](n))
+_report(REPORT, {"ok": not bad, "bad": bad[:5], "seconds": seconds})
 """
 )
 

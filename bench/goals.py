@@ -167,11 +167,19 @@ def report(results: dict[str, Any], rows: list[Row]) -> str:
     warm = results["warm"]
     if warm is not None:
         out.append(
-            f"warm, {warm['handler']['n']} interleaved pairs in one process: handler median "
+            f"warm, {warm['handler']['n']} interleaved rounds in one process: handler median "
             f"{warm['handler']['median'] * 1e3:.3f} ms (p90 {warm['handler']['p90'] * 1e3:.3f}), "
             f"bare SDK {warm['bare']['median'] * 1e3:.3f} ms "
             f"(p90 {warm['bare']['p90'] * 1e3:.3f}); "
             f"overhead {warm['overhead_median_s'] * 1e6:.0f} µs"
+        )
+        bare = warm["bare"]["median"]
+        out.append(
+            "  references (not the function), same rounds, median vs bare SDK: the call made "
+            f"from the event, answer mapped {warm['answer']['median'] / bare:.3f}x; "
+            "plus the two required log lines, by hand "
+            f"{warm['answer_and_lines']['median'] / bare:.3f}x, through structlog "
+            f"{warm['answer_and_structlog_lines']['median'] / bare:.3f}x"
         )
     batch = results["batch"]
     if batch is not None:

@@ -71,6 +71,13 @@ def prepare(workdir: Path, runtime: str = DEFAULT_RUNTIME, *, rebuild: bool = Fa
         print(f"bench: building {shown} for {runtime}", file=sys.stderr, flush=True)
         build(runtime, zip_path)
         built = True
+    return unpack(zip_path, interpreter, runtime, workdir, built=built)
+
+
+def unpack(
+    zip_path: Path, interpreter: Path, runtime: str, workdir: Path, *, built: bool = False
+) -> Package:
+    """The zip as FC unpacks it, and a copy of that with every __pycache__ removed."""
     with_bytecode = workdir / "code"
     without_bytecode = workdir / "code-no-bytecode"
     with zipfile.ZipFile(zip_path) as archive:

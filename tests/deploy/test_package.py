@@ -375,3 +375,32 @@ def test_bytecode_is_used_as_is(built: Built, unpacked: Path) -> None:
     assert probe.stdout.strip().endswith(f"__pycache__/index.{TAG}.pyc")
     after = sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*"))
     assert before == after, "the import wrote files: bytecode was not used as shipped"
+
+
+# --- the bench's programs, against this package ---------------------------------------------
+
+
+def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path) -> None:
+    """GIVEN the built package and the bench's credentials on an emulator
+    WHEN each bench measurement runs a few rounds (its drivers are code in strings, which
+    neither ruff nor mypy read)
+    THEN every driver checks its answers and reports a sample for every contender."""
+    from bench import child, measure, package
+
+    credentials = child.Credentials()
+    role = Credential(
+        credentials.access_key_id, credentials.access_key_secret, credentials.security_token
+    )
+    with CamsEmulator(credentials=[role]) as emulator:
+        unpacked = package.unpack(built.zip_path, built.interpreter, RUNTIME, tmp_path)
+        target = measure.Target(unpacked, emulator, credentials, tmp_path)
+
+        cold = measure.cold(target, samples=1)
+        warm = measure.warm(target, iterations=6, warmup=2)
+        batch = measure.batch(target, runs=1)
+
+    assert set(cold) == set(measure.COLD_VARIANTS)
+    assert all(cold[name]["served_s"]["n"] == 1 for name in measure.COLD_VARIANTS)
+    assert all(warm[name]["n"] == 6 for name in measure.WARM_CONTENDERS)
+    assert all(warm[name]["median"] > 0 for name in measure.WARM_CONTENDERS)
+    assert batch["calls"] == measure.BATCH_SIZE
