@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import logging
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cams_delete import logs
 from cams_emulator import Fault
 from tests.conftest import ROLE, Invoke, event_bytes
@@ -158,6 +161,44 @@ def test_rendered_lines_are_redacted_wherever_the_secret_hides(capsys):
     line = json.loads(output)
     assert line["thing"] == "opaque [REDACTED] object"
     assert line["nested"] == {"key [REDACTED]": 1, "to\u212aen": "[REDACTED]"}
+
+
+_SCREENED_SECRETS = ("plain-0123456789", 's3cr\u00e9t "quoted" \\ value')
+_KEYS = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        ["note", "Token", "AUTHORIZATION", "x_password", "to\u212aen", "\u017fecret", "sIgnature"]
+    ),
+)
+_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.booleans(),
+        st.text(max_size=30),
+        st.sampled_from([f"pre {secret} post" for secret in _SCREENED_SECRETS]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(_KEYS, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(fields=st.dictionaries(_KEYS, _VALUES, max_size=6))
+def test_the_screen_never_passes_a_line_that_needs_redaction(fields):
+    """GIVEN any fields: sensitive words in any case, letters that match them only
+    case-insensitively, registered secrets with quotes, backslashes and non-ASCII letters
+    WHEN the rendered line is screened
+    THEN a line the screen calls clean is one the full redaction walk leaves unchanged."""
+    logs.clear_secrets()
+    logs.register_secrets(*_SCREENED_SECRETS)
+    try:
+        if not logs._may_need_redaction(logs._encoder.encode(fields)):
+            assert logs.redact_secrets(None, "info", fields) == fields
+    finally:
+        logs.clear_secrets()
 
 
 def test_clean_lines_are_written_as_they_are(capsys):
