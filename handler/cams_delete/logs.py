@@ -26,6 +26,10 @@ SDK_LOGGERS = ("alibabacloud-tea", "darabonba-core", "credentials", "apscheduler
 _secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "cams_delete_secrets", default=()
 )
+# The same secrets as they read in a rendered line; kept in step by register/clear.
+_escaped_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "cams_delete_escaped_secrets", default=()
+)
 # The fields every line of the current invocation carries. Batch threads run in a copy of
 # the invocation's context, so they see the same fields. Never mutated: replaced whole.
 _invocation: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
@@ -51,12 +55,6 @@ def _escaped(secret: str) -> str:
     # How the secret reads inside a rendered line: the encoder escapes strings one
     # character at a time, so a value containing the secret contains this.
     return json.encoder.encode_basestring_ascii(secret)[1:-1]
-
-
-# The same secrets as they read in a rendered line; kept in step by register/clear.
-_escaped_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "cams_delete_escaped_secrets", default=()
-)
 
 
 def redact_secrets(
