@@ -21,8 +21,9 @@ from cams_delete.sources import (
 )
 from cams_delete.validation import json_kind
 
-# Where event-streaming sources put the message itself inside a CloudEvent's data:
-# Kafka `value`, MNS `messageBody`, RocketMQ and RabbitMQ `body`.
+# Where event-streaming sources put the message itself, in a CloudEvent's data or, with
+# the RawData schema, in each batch element: Kafka `value`, MNS `messageBody`, RocketMQ
+# and RabbitMQ `body`.
 MESSAGE_BODY_FIELDS = ("value", "messageBody", "body")
 
 
@@ -84,11 +85,6 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
     data = _cloud_event_data(event.raw)
     if isinstance(data, DeletionResult):
         return data
-    prefix = "data."
-    if isinstance(data, Mapping) and "InstanceId" not in data:
-        body = _message_body(data)
-        if body is not None:
-            data, prefix = body
     if not isinstance(data, Mapping):
         return rejected(
             None,
@@ -96,7 +92,8 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
             f"CloudEvent {event.id!r}: data must be an object with InstanceId; got "
             f"{json_kind(data)}",
         )
-    return request_in(data, prefix, event.id)
+    # A dryrun extension attribute on the envelope counts too.
+    return request_in(data, "data.", event.id, dry_run_flags(event.raw))
 
 
 def from_timer(event: TimerEvent) -> Extracted:
@@ -114,22 +111,80 @@ def from_timer(event: TimerEvent) -> Extracted:
     return request_in(parsed, "payload.")
 
 
-def request_in(container: Mapping[str, Any], prefix: str, event_id: str | None = None) -> Extracted:
-    """The InstanceId an object names, and whether it asks for a dry run (DryRun: true).
+def request_in(
+    container: Mapping[str, Any],
+    prefix: str,
+    event_id: str | None = None,
+    outer_flags: tuple[object, ...] = (),
+    *,
+    look_inside: bool = True,
+) -> Extracted:
+    """The InstanceId an object names, and whether anything on the way to it asks for a
+    dry run.
 
-    A dry-run flag the function cannot read is refused rather than ignored: ignoring
-    `"DryRun": "yes"` would delete what the caller only meant to check."""
-    value = container.get("InstanceId", MISSING)
-    if value is MISSING:
-        return _missing(container, prefix, event_id)
-    flags = [flag for key, flag in container.items() if str(key).lower() == "dryrun"]
+    Without an InstanceId of its own, an object that carries a message (event-streaming
+    sources: Kafka `value`, MNS `messageBody`, RocketMQ and RabbitMQ `body`, with or
+    without the CloudEvent envelope) is looked into once. Every object on the way counts
+    for the dry run, and a flag the function cannot read is refused rather than ignored:
+    ignoring `"DryRun": "yes"` would delete what the caller only meant to check."""
+    flags = outer_flags + dry_run_flags(container)
+    if "InstanceId" not in container:
+        body = _message_body(container, prefix) if look_inside else None
+        if body is None:
+            return _missing(container, prefix, event_id)
+        message, message_prefix = body
+        if not isinstance(message, Mapping):
+            return rejected(
+                None,
+                "InvalidEvent",
+                f"{_about(event_id)}{message_prefix.rstrip('.')} must be a JSON object with "
+                f"InstanceId; got {json_kind(message)}",
+            )
+        return request_in(message, message_prefix, event_id, flags, look_inside=False)
+    value = container["InstanceId"]
     if not all(isinstance(flag, bool) for flag in flags):
         return rejected(
             value,
             "InvalidParameter.DryRun",
-            f"{prefix}DryRun must be the JSON boolean true or false",
+            f"{_about(event_id)}a DryRun flag on the way to {prefix}InstanceId is not the "
+            "JSON boolean true or false (or, in a query string, 'true' or 'false')",
         )
     return Candidate(value, event_id, dry_run=any(flags))
+
+
+def dry_run_flags(container: Mapping[str, Any]) -> tuple[object, ...]:
+    """The dry-run flags an object sets: a key that reads `dryrun` once case, `_`, `-`,
+    spaces and dots are set aside (DryRun, dry_run, Dry-Run...), and `dryRun` in a query
+    string it carries (an EventBridge HTTP source's `queryString`), where values are text."""
+    flags = [value for key, value in container.items() if is_dry_run_name(key)]
+    for query_field in _QUERY_FIELDS:
+        query = container.get(query_field)
+        if isinstance(query, Mapping):
+            flags.extend(_query_flag(value) for key, value in query.items() if is_dry_run_name(key))
+    return tuple(flags)
+
+
+_QUERY_FIELDS = ("queryString", "queryParameters")
+_NAME_SEPARATORS = str.maketrans("", "", "_- .")
+_QUERY_TRUE = frozenset({"true", "1"})
+_QUERY_FALSE = frozenset({"false", "0"})
+
+
+def is_dry_run_name(key: object) -> bool:
+    return isinstance(key, str) and key.casefold().translate(_NAME_SEPARATORS) == "dryrun"
+
+
+def _query_flag(value: object) -> object:
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _QUERY_TRUE:
+        return True
+    if text in _QUERY_FALSE:
+        return False
+    return value  # unreadable: refused with the rest
+
+
+def _about(event_id: str | None) -> str:
+    return f"CloudEvent {event_id!r}: " if event_id else ""
 
 
 def _cloud_event_data(raw: Mapping[str, Any]) -> object:
@@ -143,11 +198,11 @@ def _cloud_event_data(raw: Mapping[str, Any]) -> object:
     return _json_or_text(data) if isinstance(data, str) else data
 
 
-def _message_body(data: Mapping[str, Any]) -> tuple[object, str] | None:
+def _message_body(container: Mapping[str, Any], prefix: str) -> tuple[object, str] | None:
     for field in MESSAGE_BODY_FIELDS:
-        if field in data:
-            body = data[field]
-            return (_json_or_text(body) if isinstance(body, str) else body), f"data.{field}."
+        if field in container:
+            body = container[field]
+            return (_json_or_text(body) if isinstance(body, str) else body), f"{prefix}{field}."
     return None
 
 
@@ -163,9 +218,8 @@ def _missing(
         (key for key in container if isinstance(key, str) and key.lower() == "instanceid"), None
     )
     hint = f"; found {near_miss!r}, but the field name is case-sensitive" if near_miss else ""
-    about = f"CloudEvent {event_id!r}: " if event_id else ""
     return rejected(
         None,
         "MissingParameter.InstanceId",
-        f"{about}{prefix}InstanceId is required{hint}. Send {EXPECTED_SHAPES}",
+        f"{_about(event_id)}{prefix}InstanceId is required{hint}. Send {EXPECTED_SHAPES}",
     )

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from cams_delete import deleter
 from cams_delete.config import Settings
-from cams_delete.extract import MISSING, Candidate, Extracted, from_direct
+from cams_delete.extract import MISSING, Candidate, Extracted, from_direct, is_dry_run_name
 from cams_delete.logs import register_secrets
 from cams_delete.results import DeletionResult, failed, rejected
 from cams_delete.sources import DirectRequest, HttpTriggerEvent, parse_json
@@ -66,7 +66,9 @@ def respond(
         return dry_run
 
     candidate: Extracted | HttpAnswer = (
-        candidate_from_body(request, body) if instance_id is MISSING else Candidate(instance_id)
+        candidate_from_body(request, body)
+        if instance_id is MISSING
+        else candidate_from_path(instance_id, body)
     )
     if isinstance(candidate, HttpAnswer):
         return candidate
@@ -147,6 +149,19 @@ def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
     return dry_run
 
 
+def candidate_from_path(instance_id: object, body: bytes) -> Candidate | HttpAnswer:
+    """DELETE /instances/{id} takes its instance from the path and nothing from a body: a
+    body is refused rather than ignored, since a DryRun in it would otherwise be lost."""
+    if body.strip() not in (b"", b"{}"):
+        return _refuse(
+            400,
+            "InvalidParameter.Body",
+            "DELETE /instances/{InstanceId} takes no body; to check without deleting, "
+            "add ?dryRun=true",
+        )
+    return Candidate(instance_id)
+
+
 def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | HttpAnswer:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
@@ -160,7 +175,16 @@ def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | H
             "InvalidParameter.Body",
             'The body must be a JSON object such as {"InstanceId": "9383883"}',
         )
-    return from_direct(DirectRequest(parsed))
+    extracted = from_direct(DirectRequest(parsed))
+    unknown = [key for key in parsed if key != "InstanceId" and not is_dry_run_name(key)]
+    if isinstance(extracted, Candidate) and unknown:
+        # Refused, not ignored: it may be a misspelt dry run.
+        return _refuse(
+            400,
+            "InvalidParameter.Body",
+            f"Unknown field {str(unknown[0])[:64]!r} in the body; it takes InstanceId and DryRun",
+        )
+    return extracted
 
 
 def unexpected_error(request_id: str | None) -> HttpAnswer:

@@ -245,6 +245,77 @@ def test_dry_run_field_in_an_event_deletes_nothing(emulator, invoke: Invoke, nam
     assert emulator.journal() == []
 
 
+@pytest.mark.parametrize("name", ["dry_run", "Dry-Run", "DRY_RUN", "dry run"])
+def test_dry_run_spelt_another_way_deletes_nothing(emulator, invoke: Invoke, name):
+    """GIVEN an event whose dry-run flag is spelt with a separator (dry_run, Dry-Run)
+    WHEN the function receives it
+    THEN it is still a dry run: a misspelt dry run never turns into a deletion."""
+    emulator.add_instances("i-1")
+
+    run = invoke({"InstanceId": "i-1", name: True})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "dry_run"
+    assert emulator.journal() == []
+
+
+def _cloud_event_with(data: object, **envelope: object) -> dict:
+    event = load_event("eventbridge-cloudevent.json")
+    event["data"] = data
+    event.update(envelope)
+    return event
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # DryRun beside the message, the InstanceId inside it
+        _cloud_event_with({"DryRun": True, "body": '{"InstanceId": "i-1"}'}),
+        # a CloudEvent extension attribute on the envelope
+        _cloud_event_with({"InstanceId": "i-1"}, dryrun=True),
+        # an EventBridge HTTP source: the caller's query string beside the body
+        _cloud_event_with(
+            {
+                "httpMethod": "POST",
+                "queryString": {"dryRun": "true"},
+                "body": '{"InstanceId": "i-1"}',
+            }
+        ),
+        # a RawData element: the flag on the record, the InstanceId in its value
+        [{"topic": "t", "DryRun": True, "value": '{"InstanceId": "i-1"}'}],
+    ],
+    ids=["beside-the-body", "envelope-attribute", "http-source-query", "rawdata-record"],
+)
+def test_dry_run_anywhere_on_the_way_to_the_instance_deletes_nothing(
+    emulator, invoke: Invoke, event
+):
+    """GIVEN a dry-run flag on an object that encloses the one naming the instance
+    WHEN the function receives the event
+    THEN it is a dry run: CAMS is not called."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    document = run.result["Results"][0] if "Results" in run.result else run.result
+    assert document["Outcome"] == "dry_run"
+    assert emulator.journal() == []
+
+
+def test_unreadable_dry_run_in_an_http_source_query_is_refused(emulator, invoke: Invoke):
+    """GIVEN an EventBridge HTTP-source event whose query string says dryRun=maybe
+    WHEN the function receives it
+    THEN it is rejected with InvalidParameter.DryRun and nothing is deleted."""
+    emulator.add_instances("i-1")
+    event = _cloud_event_with({"queryString": {"DryRun": "maybe"}, "body": '{"InstanceId": "i-1"}'})
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.DryRun"
+    assert emulator.instances() == {"i-1"}
+
+
 @pytest.mark.parametrize("flag", ["yes", "true", 1, None])
 def test_unreadable_dry_run_field_is_refused_not_ignored(emulator, invoke: Invoke, flag):
     """GIVEN an event whose DryRun is not a JSON boolean

@@ -90,8 +90,9 @@ def test_batch_of_json_strings_is_understood(emulator, invoke: Invoke):
     assert emulator.instances() == set()
 
 
-def test_rawdata_batch_of_direct_objects(emulator, invoke: Invoke):
-    """GIVEN a batch delivered with the RawData schema (plain objects, no envelope)
+def test_rawdata_batch_of_kafka_records(emulator, invoke: Invoke):
+    """GIVEN a Kafka batch delivered with the RawData schema (each record without its
+    CloudEvent envelope, the request as JSON text in value)
     WHEN the function receives it
     THEN every instance named is deleted."""
     emulator.add_instances("cams-7f3a9c05", "cams-7f3a9c06")
@@ -101,6 +102,32 @@ def test_rawdata_batch_of_direct_objects(emulator, invoke: Invoke):
     assert run.result is not None
     assert_valid_result(run.result)
     assert run.result["Success"] is True
+    assert [item["InstanceId"] for item in run.result["Results"]] == [
+        "cams-7f3a9c05",
+        "cams-7f3a9c06",
+    ]
+    assert emulator.instances() == set()
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        {"InstanceId": "i-raw"},
+        {"messageId": "m-1", "messageBody": '{"InstanceId": "i-raw"}'},
+        {"topic": "t", "systemProperties": {}, "body": {"InstanceId": "i-raw"}},
+    ],
+    ids=["plain", "mns", "rocketmq"],
+)
+def test_rawdata_elements_of_every_source(emulator, invoke: Invoke, element: dict):
+    """GIVEN a RawData batch element as each source delivers it
+    WHEN the function receives the batch
+    THEN the instance it names is deleted."""
+    emulator.add_instances("i-raw")
+
+    run = invoke([element])
+
+    assert run.result is not None
+    assert run.result["Results"][0]["Outcome"] == "deleted"
     assert emulator.instances() == set()
 
 

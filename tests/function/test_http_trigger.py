@@ -335,3 +335,56 @@ def test_dry_run_field_in_the_post_body(emulator, invoke: Invoke):
     result = assert_json_response(invoke(event), 200)
     assert result["Outcome"] == "dry_run"
     assert emulator.instances() == {"i-1"}
+
+
+@pytest.mark.parametrize("body", ['{"DryRun": true}', '{"InstanceId": "i-1"}', "dry run please"])
+def test_a_body_on_delete_is_refused_not_ignored(emulator, invoke: Invoke, body: str):
+    """GIVEN DELETE /instances/i-1 with a body (a DryRun in it would otherwise be lost)
+    WHEN the request arrives
+    THEN 400 InvalidParameter.Body pointing at ?dryRun=true, and nothing is deleted."""
+    emulator.add_instances("i-1")
+    event = http_event(body=body)
+    event["headers"]["Content-Type"] = "application/json"
+
+    result = assert_json_response(invoke(event), 400)
+    assert result["Code"] == "InvalidParameter.Body"
+    assert "?dryRun=true" in result["Message"]
+    assert emulator.instances() == {"i-1"}
+
+
+@pytest.mark.parametrize("body", ["", "  ", "{}"])
+def test_an_empty_body_on_delete_is_fine(emulator, invoke: Invoke, body: str):
+    """GIVEN DELETE /instances/i-1 with an empty body, or {} (some clients always send one)
+    WHEN the request arrives
+    THEN the instance is deleted."""
+    emulator.add_instances("i-1")
+
+    result = assert_json_response(invoke(http_event(body=body)), 200)
+    assert result["Outcome"] == "deleted"
+
+
+def test_an_unknown_field_in_the_post_body_is_refused(emulator, invoke: Invoke):
+    """GIVEN POST / with {"InstanceId": "i-1", "dryrn": true} (a misspelt dry run)
+    WHEN the request arrives
+    THEN 400 InvalidParameter.Body naming the field, and nothing is deleted."""
+    emulator.add_instances("i-1")
+    event = http_event("POST", "/", body=json.dumps({"InstanceId": "i-1", "dryrn": True}))
+    event["headers"]["Content-Type"] = "application/json"
+
+    result = assert_json_response(invoke(event), 400)
+    assert result["Code"] == "InvalidParameter.Body"
+    assert "'dryrn'" in result["Message"]
+    assert emulator.instances() == {"i-1"}
+
+
+def test_dry_run_spelt_with_an_underscore_in_the_post_body(emulator, invoke: Invoke):
+    """GIVEN POST / with {"InstanceId": "i-1", "dry_run": true}
+    WHEN the request arrives
+    THEN it is a dry run: nothing is deleted."""
+    emulator.add_instances("i-1")
+    event = http_event("POST", "/", body=json.dumps({"InstanceId": "i-1", "dry_run": True}))
+    event["headers"]["Content-Type"] = "application/json"
+
+    result = assert_json_response(invoke(event), 200)
+    assert result["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-1"}

@@ -189,7 +189,15 @@ def carried_by_object(container: object) -> object:
 
 
 def carried_by_direct(event: Mapping[str, Any]) -> object:
-    return event.get("InstanceId", MISSING)
+    """A plain object's own InstanceId or, without one, its message's (RawData elements of
+    event-streaming sources are the message's envelope without the CloudEvent)."""
+    if "InstanceId" in event:
+        return event["InstanceId"]
+    for field in MESSAGE_BODY_FIELDS:
+        if field in event:
+            body = event[field]
+            return carried_by_object(loads_or_missing(body) if isinstance(body, str) else body)
+    return MISSING
 
 
 def carried_by_timer(event: Mapping[str, Any]) -> object:
@@ -436,8 +444,20 @@ def test_cloud_events(cams: CamsEmulator, monkeypatch: pytest.MonkeyPatch):
 
 # -- batches -------------------------------------------------------------------------------------
 
+
+@st.composite
+def raw_data_messages(draw: st.DrawFn) -> dict[str, Any]:
+    """An event-streaming message delivered with the RawData schema: Kafka's record, MNS's
+    or RocketMQ's message, the request in its value, messageBody or body, as text or not."""
+    request = draw(direct_events())
+    wrapper = draw(st.sampled_from(MESSAGE_BODY_FIELDS))
+    message = draw(st.sampled_from([json.dumps(request), request]))
+    return {"topic": "cams-retire", "partition": 0, "offset": 7, wrapper: message}
+
+
 batch_elements = st.one_of(
     direct_events(),
+    raw_data_messages(),
     st.builds(lambda instance_id: {"InstanceId": instance_id}, valid_ids),
     st.builds(lambda instance_id: json.dumps({"InstanceId": instance_id}), valid_ids),
     cloud_events(),
@@ -512,6 +532,8 @@ STATUS_OF_DEFECT = {
     "media_type": 415,
     "json": 400,
     "instance_id": 400,
+    "delete_body": 400,
+    "unknown_field": 400,
 }
 
 
@@ -631,9 +653,12 @@ def post_bodies(
     draw: st.DrawFn, sound: bool = False, near_limit: bool = False
 ) -> tuple[bytes, object, bool]:
     """(body bytes, the InstanceId in it or MISSING, whether it is a JSON object);
-    `sound`: a JSON object with a valid InstanceId; `near_limit`: one a few bytes under or
-    over 64 KiB."""
+    `sound`: a JSON object with a valid InstanceId and nothing else; `near_limit`: one a few
+    bytes under or over 64 KiB."""
     kind = 5 if near_limit else draw(st.integers(0, 2 if sound else 9))
+    if kind <= 2 and sound:
+        instance_id = draw(valid_ids)
+        return json.dumps({"InstanceId": instance_id}).encode(), instance_id, True
     if kind <= 4:
         request = draw(direct_events())
         if kind <= 2:
@@ -641,18 +666,44 @@ def post_bodies(
         return json.dumps(request).encode(), request.get("InstanceId", MISSING), True
     if kind in (5, 6, 7):  # around the 64 KiB limit, in 1- to 4-byte characters
         instance_id = draw(valid_ids)
-        filler = draw(st.sampled_from(["x", "é", "€", "😀"]))
+        filler = draw(st.sampled_from(["x", "é", "€", "😀", " "]))
         target = draw(st.integers(MAX_BODY_BYTES - 8, MAX_BODY_BYTES + 16))
-        head = json.dumps({"InstanceId": instance_id, "pad": ""}, ensure_ascii=False)[:-2]
-        room = target - len(head.encode()) - 2
-        pad = filler * (room // len(filler.encode()))
-        body = (head + pad + '"}').encode()
+        if filler == " ":  # whitespace between tokens: the body names only the InstanceId
+            body = json.dumps({"InstanceId": instance_id}).encode()
+        else:  # a padding field, which a body may not have
+            head = json.dumps({"InstanceId": instance_id, "pad": ""}, ensure_ascii=False)[:-2]
+            room = target - len(head.encode()) - 2
+            pad = filler * (room // len(filler.encode()))
+            body = (head + pad + '"}').encode()
         body += b" " * (target - len(body))  # whitespace after JSON is still JSON
         return body, instance_id, True
     if kind == 8:
         value = draw(st.one_of(st.lists(json_values, max_size=3), json_scalars))
         return json.dumps(value).encode(), MISSING, False
     return draw(st.sampled_from([b"", b"{", b"null"]) | any_text.map(str.encode)), MISSING, False
+
+
+def is_dry_run_name(key: str) -> bool:
+    """DryRun, dry_run, Dry-Run...: the spellings a body's dry run is read in."""
+    return "".join(ch for ch in key.casefold() if ch not in "_- .") == "dryrun"
+
+
+def body_defects(body: bytes, allowed_method: str | None) -> set[str]:
+    """What the function refuses in a body beyond its size, type and InstanceId: any body
+    on DELETE, and fields other than InstanceId and a dry run in a POST body that names an
+    instance."""
+    if allowed_method == "DELETE":
+        return {"delete_body"} if body.strip() not in (b"", b"{}") else set()
+    if allowed_method != "POST":
+        return set()
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return set()
+    if not isinstance(request, dict) or "InstanceId" not in request:
+        return set()
+    others = [key for key in request if key != "InstanceId" and not is_dry_run_name(key)]
+    return {"unknown_field"} if others else set()
 
 
 @st.composite
@@ -738,6 +789,7 @@ def http_cases(draw: st.DrawFn) -> HttpCase:
                 media_type
             )
         defects |= set() if json_type else {"media_type"}
+    defects |= body_defects(body, allowed_method)
     if len(body) > MAX_BODY_BYTES:
         defects.add("size")
     if allowed_method is not None and not is_valid_id(carried):
