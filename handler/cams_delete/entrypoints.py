@@ -16,7 +16,7 @@ from cams_delete.results import (
     rejected,
     rejected_batch_document,
 )
-from cams_delete.retry import Deadline
+from cams_delete.retry import MIN_ATTEMPT_S, Deadline
 
 # FC's built-in runtimes default to 3 s; used only when the context does not say.
 DEFAULT_TIMEOUT_S = 3.0
@@ -77,7 +77,13 @@ def handle(event: bytes, context: Any) -> dict[str, Any]:
     except ConfigError as error:
         return _refuse_misconfigured(error, recognised, request_id, started)
     logs.configure(settings.log_level)
-    deadline = Deadline(started + _timeout_s(context) - settings.deadline_margin_s)
+    timeout_s = _timeout_s(context)
+    deadline = Deadline(started + timeout_s - settings.deadline_margin_s)
+    if timeout_s - settings.deadline_margin_s < MIN_ATTEMPT_S:
+        # Not a passing condition: every invocation would end before its first attempt.
+        return _refuse_misconfigured(
+            _no_time_left(timeout_s, settings), recognised, request_id, started
+        )
 
     def plan_for(dry_run: bool) -> deleter.Plan:
         return deleter.Plan(settings, deadline, lambda: credentials.resolve(context), dry_run)
@@ -94,7 +100,8 @@ def _handle_http(
     request_id: str | None,
     started: float,
 ) -> dict[str, Any]:
-    """HTTP never raises: every outcome, a bug included, is a normalized response."""
+    """A synchronous request never raises: every outcome, a bug included, is a normalized
+    response. An asynchronous one raises as an event does."""
     from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
     try:
@@ -103,7 +110,22 @@ def _handle_http(
         logs.get().exception("unexpected_error", source="http")
         answer = http.unexpected_error(request_id)
     _log_invocation("http", [answer.result], started, status=answer.status)
+    if request.is_async:
+        # Nobody reads an async request's response: FC's async retry needs an error.
+        _raise_for_async(answer.result)
     return http.render(answer, request_id)
+
+
+def _raise_for_async(result: DeletionResult) -> None:
+    if result.code == "UnexpectedError":
+        raise UnexpectedFunctionError(
+            "The function failed unexpectedly; see its log for this request id"
+        )
+    if result.retryable:
+        raise RetryableDeletionError(
+            f"The deletion failed but may succeed if retried ({result.code}); raising so "
+            "that FC retries the asynchronous request"
+        )
 
 
 def _handle_event(
@@ -142,6 +164,15 @@ def _handle_event(
     return document
 
 
+def _no_time_left(timeout_s: float, settings: Settings) -> ConfigError:
+    return ConfigError(
+        "DEADLINE_MARGIN_MS",
+        f"the function's timeout ({timeout_s:g} s) minus DEADLINE_MARGIN_MS "
+        f"({settings.deadline_margin_s * 1000:g} ms) leaves less than the {MIN_ATTEMPT_S:g} s "
+        "one call to CAMS needs: raise the function's timeout or lower DEADLINE_MARGIN_MS",
+    )
+
+
 def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float) -> dict[str, Any]:
     size = len(event.elements)
     document = rejected_batch_document(
@@ -160,15 +191,22 @@ def _refuse_misconfigured(
 ) -> dict[str, Any]:
     logs.configure()
     logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
-    if isinstance(event, sources.HttpTriggerEvent):
+    if isinstance(event, sources.HttpTriggerEvent) and not event.is_async:
         from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
-        result = rejected(None, "InvalidConfiguration", str(error), http_status=500)
+        # The caller may not be the operator: the variable's name, not its value.
+        result = rejected(
+            None,
+            "InvalidConfiguration",
+            f"The function's configuration is invalid ({error.variable}); its log has the "
+            f"details under request id {request_id or 'unknown'}",
+            http_status=500,
+        )
         _log_invocation("http", [result], started, status=500)
         return http.render(http.HttpAnswer(result), request_id)
     # Events must not be lost: a function error sends them to FC's retry and destination.
     _log_invocation(_source_name(event), [], started, status="error")
-    raise InvalidConfigurationError(str(error))
+    raise InvalidConfigurationError(str(error)) from None
 
 
 def _log_invocation(

@@ -39,6 +39,12 @@ class HttpTriggerEvent:
         return {str(name).lower(): str(value) for name, value in headers.items()}
 
     @property
+    def is_async(self) -> bool:
+        """Invoked with `X-Fc-Invocation-Type: Async`: FC answers the caller 202 at once,
+        and only a function error sends the request to its async retry and destination."""
+        return self.headers.get("x-fc-invocation-type", "").strip().lower() == "async"
+
+    @property
     def query(self) -> dict[str, str]:
         query = self.raw.get("queryParameters")
         if not isinstance(query, Mapping):

@@ -8,7 +8,7 @@ import pytest
 
 from cams_delete import entrypoints
 from cams_delete.config import ConfigError, load_settings
-from cams_local.fc import Python310Context
+from cams_local.fc import FunctionMeta, Python310Context
 from tests.conftest import ROLE, Invoke
 
 
@@ -127,3 +127,21 @@ def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
 
     assert run.error is not None
     assert "MAX_BATCH_SIZE" in str(run.error)
+
+
+def test_a_timeout_shorter_than_the_margin_is_a_configuration_error(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a function timeout of 1 s and the default DEADLINE_MARGIN_MS of 1000
+    WHEN an event arrives
+    THEN InvalidConfigurationError names DEADLINE_MARGIN_MS and the timeout (not a
+    DeadlineExceeded that FC would retry forever), and CAMS is not called."""
+    emulator.add_instances("i-1")
+    short = Python310Context(credentials=ROLE, function=FunctionMeta(timeout=1))
+
+    run = invoke({"InstanceId": "i-1"}, short)
+
+    assert type(run.error).__name__ == "InvalidConfigurationError"
+    assert "DEADLINE_MARGIN_MS" in str(run.error)
+    assert "1 s" in str(run.error)
+    assert emulator.journal() == []

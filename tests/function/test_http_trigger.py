@@ -270,9 +270,14 @@ def test_invalid_configuration_gets_500_naming_the_variable(emulator, invoke: In
     THEN 500 InvalidConfiguration whose message names MAX_ATTEMPTS; nothing is called."""
     monkeypatch.setenv("MAX_ATTEMPTS", "zero")
 
-    result = assert_json_response(invoke(http_event()), 500)
+    run = invoke(http_event())
+
+    result = assert_json_response(run, 500)
     assert result["Code"] == "InvalidConfiguration"
     assert "MAX_ATTEMPTS" in result["Message"]
+    assert "zero" not in result["Message"], "the caller may not be the operator"
+    [critical] = run.lines("invalid_configuration")
+    assert "zero" in critical["reason"], "the log says what is wrong"
     assert emulator.journal() == []
 
 
@@ -388,3 +393,48 @@ def test_dry_run_spelt_with_an_underscore_in_the_post_body(emulator, invoke: Inv
     result = assert_json_response(invoke(event), 200)
     assert result["Outcome"] == "dry_run"
     assert emulator.instances() == {"i-1"}
+
+
+def async_http_event(**overrides) -> dict:
+    event = http_event(**overrides)
+    event["headers"]["X-Fc-Invocation-Type"] = "Async"
+    return event
+
+
+def test_an_async_request_that_may_succeed_later_raises_for_fcs_retry(emulator, invoke: Invoke):
+    """GIVEN an HTTP request invoked asynchronously (X-Fc-Invocation-Type: Async), whose
+    response nobody reads, while CAMS is unavailable
+    WHEN every attempt fails
+    THEN the function raises RetryableDeletionError, so FC's async retry and on-failure
+    destination take over, instead of returning a 503 that would be dropped."""
+    from cams_emulator import Fault
+
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("unavailable", times=None))
+
+    run = invoke(async_http_event())
+
+    assert type(run.error).__name__ == "RetryableDeletionError"
+    [invocation] = run.lines("invocation")
+    assert invocation["status"] == 503
+    assert emulator.instances() == {"i-1"}
+
+
+def test_an_async_request_that_cannot_succeed_returns(emulator, invoke: Invoke):
+    """GIVEN an asynchronous HTTP request that is refused for good (a bad InstanceId)
+    WHEN it arrives
+    THEN the normalized response is returned: retrying could not help."""
+    result = assert_json_response(invoke(async_http_event(rawPath="/instances/bad%20id")), 400)
+    assert result["Code"] == "InvalidParameter.InstanceId"
+
+
+def test_an_async_request_with_bad_configuration_raises(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN bad configuration and an asynchronous HTTP request
+    WHEN it arrives
+    THEN the function raises InvalidConfigurationError, so the request is kept for retry."""
+    monkeypatch.setenv("MAX_ATTEMPTS", "zero")
+
+    run = invoke(async_http_event())
+
+    assert type(run.error).__name__ == "InvalidConfigurationError"
+    assert emulator.journal() == []
