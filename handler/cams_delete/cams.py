@@ -184,13 +184,16 @@ def classify_error(
     raw_code = getattr(error, "code", None)
     code = raw_code if isinstance(raw_code, str) and raw_code not in ("", "None") else None
     data = getattr(error, "data", None)
+    # The SDK formats a missing request id into the text "None".
     request_id = _text(getattr(error, "request_id", None))
-    if request_id is None and isinstance(data, dict):
-        request_id = _text(data.get("RequestId"))
+    if request_id in (None, "None") and isinstance(data, dict):
+        request_id = _text(data.get("RequestId") or data.get("requestId"))
+    elif request_id == "None":
+        request_id = None
     detail = parse_access_denied_detail(getattr(error, "access_denied_detail", None))
-    # The gateway's own Message; the exception's message is the SDK's wrapping of it
-    # ("code: 503, ... request id: ...").
-    raw_message = data.get("Message") if isinstance(data, dict) else None
+    # The gateway's own message; the exception's message is the SDK's wrapping of it
+    # ("code: 503, ... request id: ..."), which is only the last resort.
+    raw_message = (data.get("Message") or data.get("message")) if isinstance(data, dict) else None
     message = cams_message(
         raw_message if raw_message is not None else getattr(error, "message", None)
     )

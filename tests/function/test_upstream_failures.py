@@ -435,3 +435,28 @@ def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
     [invocation] = run.lines("invocation")
     assert invocation["status"] == "error"
     assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
+
+
+def test_an_error_body_without_request_id_or_message_fields_reads_cleanly():
+    """GIVEN the SDK's ServerException for a 503 whose JSON body (a proxy's, say) has a
+    lower-case message and no RequestId, which the SDK formats into the text "None"
+    WHEN the function classifies it
+    THEN RequestId is null, not "None", and Message is the body's own message."""
+    from alibabacloud_tea_openapi.exceptions import ServerException
+
+    from cams_delete import cams
+
+    error = ServerException(
+        status_code=503,
+        code="None",
+        message="code: 503, upstream busy request id: None",
+        data={"message": "upstream busy"},
+        request_id="None",
+    )
+
+    result = cams.classify_error(error, "i-1", frozenset())
+
+    assert result.request_id is None
+    assert result.message == "upstream busy"
+    assert result.code == "UpstreamHttp503"
+    assert result.retryable is True
