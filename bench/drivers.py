@@ -410,7 +410,7 @@ stages = {
         body, "i-123456", settings.not_found_codes
     ),
     "DeletionResult.with_attempts": lambda: result.with_attempts(1),
-    "deletion log line": lambda: deleter.log_result(result, None, 0.0012),
+    "deletion log line": lambda: deleter.log_result(result, (), 0.0012),
     "invocation log line": lambda: entrypoints._log_invocation(
         "direct", [result], time.monotonic(), status="succeeded"
     ),

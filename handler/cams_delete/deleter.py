@@ -38,10 +38,15 @@ def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
         decided = _decide_without_cams(item, plan)
         if isinstance(decided, DeletionResult):
             results[index] = decided
-            log_result(decided, item, duration_s=0.0)
+            log_result(decided, _event_ids([item]))
         else:
             positions.setdefault(decided, []).append(index)
-    for instance_id, result in _delete_all(list(positions), plan).items():
+    # The events that asked for each instance, so that its one deletion line names them all.
+    asked_by = {
+        instance_id: _event_ids([extracted[index] for index in indexes])
+        for instance_id, indexes in positions.items()
+    }
+    for instance_id, result in _delete_all(asked_by, plan).items():
         for index in positions[instance_id]:
             results[index] = result
     # Every position was filled: by a decision above, or by its instance's deletion.
@@ -62,34 +67,48 @@ def _decide_without_cams(item: Extracted, plan: Plan) -> str | DeletionResult:
     return decided if decided is not None else checked
 
 
-def _delete_all(instance_ids: list[str], plan: Plan) -> dict[str, DeletionResult]:
-    if not instance_ids:
+def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, DeletionResult]:
+    """Each instance deleted once; `asked_by` names the events that asked for it."""
+    if not asked_by:
         return {}
     try:
         credentials = plan.credentials()
     except MissingCredentialsError as error:
         return {
             instance_id: _logged(
-                failed(instance_id, "MissingCredentials", str(error), 500, retryable=False), 0.0
+                failed(instance_id, "MissingCredentials", str(error), 500, retryable=False),
+                0.0,
+                event_ids,
             )
-            for instance_id in instance_ids
+            for instance_id, event_ids in asked_by.items()
         }
     logs.register_secrets(*credentials.secrets())
-    if len(instance_ids) == 1:
-        return {instance_ids[0]: delete_instance(instance_ids[0], credentials, plan)}
-    workers = min(plan.settings.max_concurrency, len(instance_ids))
+    if len(asked_by) == 1:
+        [(instance_id, event_ids)] = asked_by.items()
+        return {instance_id: delete_instance(instance_id, credentials, plan, event_ids)}
+    workers = min(plan.settings.max_concurrency, len(asked_by))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cams-delete") as pool:
         # Each task runs in a copy of this context, so its log lines keep the request id.
         futures = {
             instance_id: pool.submit(
-                contextvars.copy_context().run, delete_instance, instance_id, credentials, plan
+                contextvars.copy_context().run,
+                delete_instance,
+                instance_id,
+                credentials,
+                plan,
+                event_ids,
             )
-            for instance_id in instance_ids
+            for instance_id, event_ids in asked_by.items()
         }
         return {instance_id: future.result() for instance_id, future in futures.items()}
 
 
-def delete_instance(instance_id: str, credentials: RoleCredentials, plan: Plan) -> DeletionResult:
+def delete_instance(
+    instance_id: str,
+    credentials: RoleCredentials,
+    plan: Plan,
+    event_ids: Sequence[str] = (),
+) -> DeletionResult:
     settings = plan.settings
     started = time.monotonic()
     endpoint, policy = _endpoint_and_policy(settings)
@@ -105,7 +124,7 @@ def delete_instance(instance_id: str, credentials: RoleCredentials, plan: Plan) 
         )
 
     result = with_retries(attempt, instance_id, policy, plan.deadline, on_retry=_log_retry)
-    return _logged(result, time.monotonic() - started)
+    return _logged(result, time.monotonic() - started, event_ids)
 
 
 # The settings object stays the same while the environment does (config caches it), and
@@ -141,15 +160,24 @@ def _log_retry(result: DeletionResult, attempt: int, delay_s: float) -> None:
     )
 
 
-def _logged(result: DeletionResult, duration_s: float) -> DeletionResult:
-    log_result(result, None, duration_s)
+def _logged(
+    result: DeletionResult, duration_s: float, event_ids: Sequence[str] = ()
+) -> DeletionResult:
+    log_result(result, event_ids, duration_s)
     return result
 
 
+def _event_ids(items: Sequence[Extracted]) -> tuple[str, ...]:
+    """The distinct event ids of the items, in order (a redelivery repeats its id)."""
+    ids = (item.event_id for item in items if isinstance(item, Candidate) and item.event_id)
+    return tuple(dict.fromkeys(ids))
+
+
 def log_result(
-    result: DeletionResult, item: Extracted | None = None, duration_s: float = 0.0
+    result: DeletionResult, event_ids: Sequence[str] = (), duration_s: float = 0.0
 ) -> None:
-    """The canonical line for one instance: what happened, and how to find it in CAMS."""
+    """The canonical line for one instance: what happened, which events asked for it, and
+    how to find it in CAMS."""
     fields: dict[str, Any] = {
         "instance_id": result.instance_id,
         "outcome": result.outcome.value,
@@ -160,8 +188,10 @@ def log_result(
         "retryable": result.retryable,
         "duration_ms": round(duration_s * 1000, 1),
     }
-    if isinstance(item, Candidate) and item.event_id is not None:
-        fields["event_id"] = item.event_id
+    if len(event_ids) == 1:
+        fields["event_id"] = event_ids[0]
+    elif event_ids:
+        fields["event_ids"] = list(event_ids)
     logger = logs.get()
     if result.success:
         logger.info("deletion", **fields)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cams_delete import logs
 from cams_emulator import Fault
-from tests.conftest import ROLE, Invoke, event_bytes
+from tests.conftest import ROLE, Invoke, event_bytes, load_event
 
 
 def test_every_line_is_json_with_invocation_fields(emulator, invoke: Invoke, context):
@@ -54,6 +54,36 @@ def test_canonical_deletion_and_invocation_lines(emulator, invoke: Invoke):
     assert invocation["count"] == 3
     assert invocation["status"] == "succeeded"
     assert invocation["outcomes"] == {"deleted": 3}
+
+
+def test_deletion_lines_name_the_events_that_asked(emulator, invoke: Invoke):
+    """GIVEN a Kafka batch of three CloudEvents, two of them naming the same instance
+    WHEN it is handled (that instance is deleted once)
+    THEN each deletion line names the CloudEvent id(s) that asked for its instance, so a
+    redelivery can be matched to the deletion it caused."""
+    emulator.add_instances("cams-7f3a9c02", "cams-7f3a9c03")
+    ids = [element["id"] for element in load_event("eventbridge-kafka-batch.json")]
+
+    run = invoke(event_bytes("eventbridge-kafka-batch.json"))
+
+    lines = {line["instance_id"]: line for line in run.lines("deletion")}
+    assert lines["cams-7f3a9c02"]["event_ids"] == [ids[0], ids[2]]
+    assert lines["cams-7f3a9c03"]["event_id"] == ids[1]
+    assert "event_ids" not in lines["cams-7f3a9c03"]
+
+
+def test_a_single_cloudevent_deletion_line_carries_its_id(emulator, invoke: Invoke):
+    """GIVEN one EventBridge CloudEvent
+    WHEN its instance is deleted
+    THEN the deletion line carries the CloudEvent's id."""
+    event = load_event("eventbridge-cloudevent.json")
+    emulator.add_instances(event["data"]["InstanceId"])
+
+    run = invoke(event)
+
+    [line] = run.lines("deletion")
+    assert line["outcome"] == "deleted"
+    assert line["event_id"] == event["id"]
 
 
 def test_cold_start_is_true_once_per_instance(emulator, invoke: Invoke, monkeypatch):
