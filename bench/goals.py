@@ -1,4 +1,4 @@
-"""The issue's goals, checked against one run's measurements, and the table that shows them.
+"""The performance goals, checked against one run's measurements, and the table that shows them.
 
 Every comparison is between medians measured side by side in the same run. "MB" is
 10^6 bytes (ru_maxrss is KiB), the stricter reading of the goals.

@@ -59,7 +59,7 @@ class TriggerServer(ThreadingHTTPServer):
 
 class TriggerRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as FC's front end offers
-    disable_nagle_algorithm = True  # else ~40 ms per response on loopback (FACTS)
+    disable_nagle_algorithm = True  # else ~40 ms per response on loopback (Nagle + delayed ACK)
     server: TriggerServer
 
     def serve_request(self) -> None:
@@ -266,10 +266,12 @@ def serve(
     manifest = load_manifest()
     seed = manifest.seed()
     configuration = function_configuration(manifest.environment, overrides, inherit=True)
-    stop = threading.Event()
+    # A plain flag: a handler that set a threading.Event could deadlock on the lock the
+    # interrupted main thread holds inside Event.wait.
+    stopping: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        stopping.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -295,8 +297,8 @@ def serve(
     print(f"serve: instances: {' '.join(sorted(trigger.emulator.instances()))}", file=out)
     print(f"serve: try  curl -X DELETE {trigger.url}/instances/cams-7f3a9c01", file=out, flush=True)
     try:
-        while not stop.wait(0.5):
-            pass
+        while not stopping:
+            time.sleep(0.2)  # a signal ends the sleep early
     finally:
         trigger.stop()
     print("serve: stopped", file=out, flush=True)

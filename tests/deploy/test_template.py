@@ -1,7 +1,7 @@
 """template.yml, checked the way `s deploy` would read it, and the RAM documents beside it.
 
 The props of every fc3 resource are validated against the fc3 component's own JSON Schema
-(`../shared/ref/fc3-schema.json` beside the repo, or $FC3_SCHEMA), after `${vars.x}` is
+(`fc3/schema.json` beside this file, see its SOURCE.md; or $FC3_SCHEMA), after `${vars.x}` is
 resolved. That schema checks `triggerConfig` only through an `anyOf` over all trigger kinds
 (and the empty tablestore config matches anything), so each trigger's config is also
 validated against its own kind's definition.
@@ -52,17 +52,14 @@ _VAR = re.compile(r"\$\{vars\.([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def schema_path() -> Path:
     override = os.environ.get("FC3_SCHEMA")
-    return Path(override) if override else REPO.parent / "shared" / "ref" / "fc3-schema.json"
+    return Path(override) if override else Path(__file__).parent / "fc3" / "schema.json"
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
     path = schema_path()
     if not path.is_file():
-        pytest.fail(
-            f"fc3 props schema not found at {path}: clone shared/ beside the repo "
-            "or set FC3_SCHEMA=/path/to/fc3-schema.json"
-        )
+        pytest.fail(f"fc3 props schema not found at {path} (FC3_SCHEMA names another file)")
     loaded: dict[str, Any] = json.loads(path.read_text())
     jsonschema.Draft7Validator.check_schema(loaded)
     return loaded
