@@ -48,6 +48,9 @@ def initialize(context: Any) -> None:
     )
     try:
         settings = current_settings()
+        timeout_s = _timeout_s(context)
+        if timeout_s - settings.deadline_margin_s < MIN_ATTEMPT_S:
+            raise _no_time_left(timeout_s, settings)
     except ConfigError as error:
         logs.configure()
         logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))

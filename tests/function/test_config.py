@@ -145,3 +145,14 @@ def test_a_timeout_shorter_than_the_margin_is_a_configuration_error(
     assert "DEADLINE_MARGIN_MS" in str(run.error)
     assert "1 s" in str(run.error)
     assert emulator.journal() == []
+
+
+def test_the_initializer_refuses_a_timeout_shorter_than_the_margin(monkeypatch):
+    """GIVEN DEADLINE_MARGIN_MS=2900 and a function timeout of 3 s
+    WHEN FC runs the initializer
+    THEN it fails, naming DEADLINE_MARGIN_MS, before any invocation."""
+    monkeypatch.setenv("DEADLINE_MARGIN_MS", "2900")
+    context = Python310Context(credentials=ROLE, function=FunctionMeta(timeout=3))
+
+    with pytest.raises(entrypoints.InvalidConfigurationError, match="DEADLINE_MARGIN_MS"):
+        entrypoints.initialize(context)
