@@ -382,8 +382,8 @@ def test_bytecode_is_used_as_is(built: Built, unpacked: Path) -> None:
 
 def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path) -> None:
     """GIVEN the built package and the bench's credentials on an emulator
-    WHEN each bench measurement runs a few rounds (its drivers are code in strings, which
-    neither ruff nor mypy read)
+    WHEN each bench measurement and the stage profile run a few rounds (their drivers are
+    code in strings, which neither ruff nor mypy read)
     THEN every driver checks its answers and reports a sample for every contender."""
     from bench import child, measure, package
 
@@ -398,9 +398,12 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
         cold = measure.cold(target, samples=1)
         warm = measure.warm(target, iterations=6, warmup=2)
         batch = measure.batch(target, runs=1)
+        stages = measure.stages(target, calls=5)
 
     assert set(cold) == set(measure.COLD_VARIANTS)
     assert all(cold[name]["served_s"]["n"] == 1 for name in measure.COLD_VARIANTS)
     assert all(warm[name]["n"] == 6 for name in measure.WARM_CONTENDERS)
     assert all(warm[name]["median"] > 0 for name in measure.WARM_CONTENDERS)
     assert batch["calls"] == measure.BATCH_SIZE
+    assert stages["handler, SDK call stubbed"] > 0
+    assert all(micros > 0 for micros in stages.values())
