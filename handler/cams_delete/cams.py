@@ -184,16 +184,15 @@ def classify_error(
     raw_code = getattr(error, "code", None)
     code = raw_code if isinstance(raw_code, str) and raw_code not in ("", "None") else None
     data = getattr(error, "data", None)
-    # The SDK formats a missing request id into the text "None".
-    request_id = _text(getattr(error, "request_id", None))
-    if request_id in (None, "None") and isinstance(data, dict):
-        request_id = _text(data.get("RequestId") or data.get("requestId"))
-    elif request_id == "None":
-        request_id = None
+    request_id = _sdk_text(getattr(error, "request_id", None))
+    if request_id is None and isinstance(data, dict):
+        request_id = _sdk_text(data.get("RequestId") or data.get("requestId"))
     detail = parse_access_denied_detail(getattr(error, "access_denied_detail", None))
     # The gateway's own message; the exception's message is the SDK's wrapping of it
     # ("code: 503, ... request id: ..."), which is only the last resort.
-    raw_message = (data.get("Message") or data.get("message")) if isinstance(data, dict) else None
+    raw_message = None
+    if isinstance(data, dict):
+        raw_message = data["Message"] if "Message" in data else data.get("message")
     message = cams_message(
         raw_message if raw_message is not None else getattr(error, "message", None)
     )
@@ -313,3 +312,9 @@ def parse_access_denied_detail(value: object) -> dict[str, Any] | None:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _sdk_text(value: object) -> str | None:
+    # The SDK formats a missing value into its error with f"{value}": the text "None".
+    text = _text(value)
+    return None if text == "None" else text

@@ -70,8 +70,11 @@ def from_batch_element(element: object) -> Extracted:
             f"{json_kind(element)}",
         )
     shape = recognise_object(element)
-    if isinstance(shape, CloudEvent | DirectRequest):
-        return from_single(shape)
+    if isinstance(shape, DirectRequest):
+        # A RawData element is the message without its envelope: maybe a source's record.
+        return request_in(shape.raw, "", look_inside=True)
+    if isinstance(shape, CloudEvent):
+        return from_cloud_event(shape)
     return rejected(
         None, "InvalidEvent", "A batch element must be a CloudEvent or an object with InstanceId"
     )
@@ -93,7 +96,7 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
             f"{json_kind(data)}",
         )
     # A dryrun extension attribute on the envelope counts too.
-    return request_in(data, "data.", event.id, dry_run_flags(event.raw))
+    return request_in(data, "data.", event.id, dry_run_flags(event.raw), look_inside=True)
 
 
 def from_timer(event: TimerEvent) -> Extracted:
@@ -117,16 +120,18 @@ def request_in(
     event_id: str | None = None,
     outer_flags: tuple[object, ...] = (),
     *,
-    look_inside: bool = True,
+    look_inside: bool = False,
 ) -> Extracted:
     """The InstanceId an object names, and whether anything on the way to it asks for a
     dry run.
 
-    Without an InstanceId of its own, an object that carries a message (event-streaming
-    sources: Kafka `value`, MNS `messageBody`, RocketMQ and RabbitMQ `body`, with or
-    without the CloudEvent envelope) is looked into once. Every object on the way counts
-    for the dry run, and a flag the function cannot read is refused rather than ignored:
-    ignoring `"DryRun": "yes"` would delete what the caller only meant to check."""
+    With `look_inside` (a CloudEvent's data, a RawData batch element: what event-streaming
+    sources deliver), an object without an InstanceId of its own that carries a message
+    (Kafka `value`, MNS `messageBody`, RocketMQ and RabbitMQ `body`) is looked into, once.
+    A request sent to the function directly is read as it is: its `body` is not a message.
+    Every object on the way counts for the dry run, and a flag the function cannot read is
+    refused rather than ignored: ignoring `"DryRun": "yes"` would delete what the caller
+    only meant to check."""
     flags = outer_flags + dry_run_flags(container)
     if "InstanceId" not in container:
         body = _message_body(container, prefix) if look_inside else None
@@ -171,10 +176,11 @@ _QUERY_FALSE = frozenset({"false", "0"})
 
 
 def is_dry_run_name(key: object) -> bool:
-    # The length test first: every key of every envelope comes through here.
+    # The length test first: every key of every envelope comes through here, and a key
+    # shorter than "dryrun" cannot read as it.
     return (
         isinstance(key, str)
-        and 6 <= len(key) <= 16
+        and len(key) >= 6
         and key.casefold().translate(_NAME_SEPARATORS) == "dryrun"
     )
 

@@ -42,7 +42,9 @@ class HttpTriggerEvent:
     def is_async(self) -> bool:
         """Invoked with `X-Fc-Invocation-Type: Async`: FC answers the caller 202 at once,
         and only a function error sends the request to its async retry and destination."""
-        return self.headers.get("x-fc-invocation-type", "").strip().lower() == "async"
+        # FC joins a repeated header with commas.
+        kinds = self.headers.get("x-fc-invocation-type", "").lower().split(",")
+        return any(kind.strip() == "async" for kind in kinds)
 
     @property
     def query(self) -> dict[str, str]:

@@ -343,3 +343,46 @@ def test_protected_ids_match_without_regard_to_case(emulator, invoke: Invoke, mo
     assert run.result is not None
     assert run.result["Code"] == "Forbidden.ProtectedInstance"
     assert emulator.journal() == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"body": {"InstanceId": "i-a"}},
+        {"value": '{"InstanceId": "i-a"}'},
+        # an API-gateway-style request: not FC's HTTP trigger, so none of its guards ran
+        {"httpMethod": "POST", "path": "/", "headers": {}, "body": '{"InstanceId": "i-a"}'},
+        {
+            "triggerTime": "2026-11-27T09:00:00Z",
+            "triggerName": "t",
+            "payload": '{"messageBody": {"InstanceId": "i-a"}}',
+        },
+    ],
+    ids=["body", "value", "api-gateway-shape", "timer-payload"],
+)
+def test_a_request_sent_directly_is_not_looked_into(emulator, invoke: Invoke, event: dict):
+    """GIVEN an event sent to the function directly (not a CloudEvent or a batch element)
+    whose InstanceId is only inside a body, value or messageBody field
+    WHEN the function receives it
+    THEN it is rejected as missing an InstanceId: only event-streaming messages are looked
+    into, and nothing is deleted."""
+    emulator.add_instances("i-a")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "MissingParameter.InstanceId"
+    assert emulator.instances() == {"i-a"}
+
+
+def test_a_long_dry_run_spelling_still_counts(emulator, invoke: Invoke):
+    """GIVEN a RawData record whose dry-run flag is spelt with many separators
+    WHEN the batch is handled
+    THEN it is a dry run: the spelling rule has no length limit."""
+    emulator.add_instances("i-a")
+
+    run = invoke([{"dry______run_____": True, "value": {"InstanceId": "i-a"}}])
+
+    assert run.result is not None
+    assert run.result["Results"][0]["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-a"}

@@ -383,13 +383,16 @@ def test_an_unknown_field_in_the_post_body_is_refused(emulator, invoke: Invoke):
     assert emulator.instances() == {"i-1"}
 
 
-def async_http_event(**overrides) -> dict:
+def async_http_event(header: str = "Async", **overrides) -> dict:
     event = http_event(**overrides)
-    event["headers"]["X-Fc-Invocation-Type"] = "Async"
+    event["headers"]["X-Fc-Invocation-Type"] = header
     return event
 
 
-def test_an_async_request_that_may_succeed_later_raises_for_fcs_retry(emulator, invoke: Invoke):
+@pytest.mark.parametrize("header", ["Async", "async", "Async, Async"])
+def test_an_async_request_that_may_succeed_later_raises_for_fcs_retry(
+    emulator, invoke: Invoke, header: str
+):
     """GIVEN an HTTP request invoked asynchronously (X-Fc-Invocation-Type: Async), whose
     response nobody reads, while CAMS is unavailable
     WHEN every attempt fails
@@ -400,7 +403,7 @@ def test_an_async_request_that_may_succeed_later_raises_for_fcs_retry(emulator, 
     emulator.add_instances("i-1")
     emulator.add_fault(Fault("unavailable", times=None))
 
-    run = invoke(async_http_event())
+    run = invoke(async_http_event(header))
 
     assert type(run.error).__name__ == "RetryableDeletionError"
     [invocation] = run.lines("invocation")
@@ -426,3 +429,20 @@ def test_an_async_request_with_bad_configuration_raises(emulator, invoke: Invoke
 
     assert type(run.error).__name__ == "InvalidConfigurationError"
     assert emulator.journal() == []
+
+
+def test_a_sync_request_never_raises_even_when_cams_is_down(emulator, invoke: Invoke):
+    """GIVEN an HTTP request invoked synchronously (X-Fc-Invocation-Type: Sync) while CAMS
+    is unavailable
+    WHEN every attempt fails
+    THEN the caller gets 503 with Retry-After; nothing is raised."""
+    from cams_emulator import Fault
+
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("unavailable", times=None))
+
+    run = invoke(async_http_event("Sync"))
+
+    result = assert_json_response(run, 503)
+    assert result["Retryable"] is True
+    assert "Retry-After" in run.result["headers"]

@@ -460,3 +460,27 @@ def test_an_error_body_without_request_id_or_message_fields_reads_cleanly():
     assert result.message == "upstream busy"
     assert result.code == "UpstreamHttp503"
     assert result.retryable is True
+
+
+def test_request_id_none_in_both_places_and_an_empty_message_read_as_they_are():
+    """GIVEN the SDK's ServerException where the exception and the body both say "None"
+    for the request id, and the body's Message is empty
+    WHEN the function classifies it
+    THEN RequestId is null and Message is the body's empty message, not the SDK's text."""
+    from alibabacloud_tea_openapi.exceptions import ServerException
+
+    from cams_delete import cams
+
+    error = ServerException(
+        status_code=500,
+        code="InternalError",
+        message="code: 500, request id: None",
+        data={"RequestId": "None", "Message": ""},
+        request_id="None",
+    )
+
+    result = cams.classify_error(error, "i-1", frozenset())
+
+    assert result.request_id is None
+    assert result.message == ""
+    assert result.code == "InternalError"

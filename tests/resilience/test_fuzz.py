@@ -189,8 +189,13 @@ def carried_by_object(container: object) -> object:
 
 
 def carried_by_direct(event: Mapping[str, Any]) -> object:
-    """A plain object's own InstanceId or, without one, its message's (RawData elements of
-    event-streaming sources are the message's envelope without the CloudEvent)."""
+    """A request sent to the function directly: its own InstanceId, nothing inside it."""
+    return event.get("InstanceId", MISSING)
+
+
+def carried_by_raw_element(event: Mapping[str, Any]) -> object:
+    """A plain object in a batch: its own InstanceId or, without one, its message's (RawData
+    elements of event-streaming sources are the message's record without the CloudEvent)."""
     if "InstanceId" in event:
         return event["InstanceId"]
     for field in MESSAGE_BODY_FIELDS:
@@ -246,7 +251,7 @@ def carried_by_batch_element(element: object) -> object:
         return carried_by_cloud_event(element)
     if all(key in element for key in ("triggerTime", "triggerName", "payload")):
         return MISSING
-    return carried_by_direct(element)
+    return carried_by_raw_element(element)
 
 
 def should_reach_cams(carried: object) -> bool:
@@ -341,8 +346,19 @@ class EventCase:
     carried: Callable[[Any], object]
 
 
+@st.composite
+def raw_data_messages(draw: st.DrawFn) -> dict[str, Any]:
+    """An event-streaming message delivered with the RawData schema: Kafka's record, MNS's
+    or RocketMQ's message, the request in its value, messageBody or body, as text or not."""
+    request = draw(direct_events())
+    wrapper = draw(st.sampled_from(MESSAGE_BODY_FIELDS))
+    message = draw(st.sampled_from([json.dumps(request), request]))
+    return {"topic": "cams-retire", "partition": 0, "offset": 7, wrapper: message}
+
+
 direct_cases = st.one_of(
     direct_events().map(lambda event: EventCase(event, carried_by_direct)),
+    raw_data_messages().map(lambda event: EventCase(event, carried_by_direct)),
     timer_events().map(lambda event: EventCase(event, carried_by_timer)),
 )
 
@@ -443,16 +459,6 @@ def test_cloud_events(cams: CamsEmulator, monkeypatch: pytest.MonkeyPatch):
 
 
 # -- batches -------------------------------------------------------------------------------------
-
-
-@st.composite
-def raw_data_messages(draw: st.DrawFn) -> dict[str, Any]:
-    """An event-streaming message delivered with the RawData schema: Kafka's record, MNS's
-    or RocketMQ's message, the request in its value, messageBody or body, as text or not."""
-    request = draw(direct_events())
-    wrapper = draw(st.sampled_from(MESSAGE_BODY_FIELDS))
-    message = draw(st.sampled_from([json.dumps(request), request]))
-    return {"topic": "cams-retire", "partition": 0, "offset": 7, wrapper: message}
 
 
 batch_elements = st.one_of(
