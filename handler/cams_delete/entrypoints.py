@@ -47,10 +47,7 @@ def initialize(context: Any) -> None:
         cold_start=True,
     )
     try:
-        settings = current_settings()
-        timeout_s = _timeout_s(context)
-        if timeout_s - settings.deadline_margin_s < MIN_ATTEMPT_S:
-            raise _no_time_left(timeout_s, settings)
+        settings, _ = _settings_and_timeout(context)
     except ConfigError as error:
         logs.configure()
         logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
@@ -76,17 +73,11 @@ def handle(event: bytes, context: Any) -> dict[str, Any]:
     )
     recognised = sources.recognise(event)
     try:
-        settings = current_settings()
+        settings, timeout_s = _settings_and_timeout(context)
     except ConfigError as error:
         return _refuse_misconfigured(error, recognised, request_id, started)
     logs.configure(settings.log_level)
-    timeout_s = _timeout_s(context)
     deadline = Deadline(started + timeout_s - settings.deadline_margin_s)
-    if timeout_s - settings.deadline_margin_s < MIN_ATTEMPT_S:
-        # Not a passing condition: every invocation would end before its first attempt.
-        return _refuse_misconfigured(
-            _no_time_left(timeout_s, settings), recognised, request_id, started
-        )
 
     def plan_for(dry_run: bool) -> deleter.Plan:
         return deleter.Plan(settings, deadline, lambda: credentials.resolve(context), dry_run)
@@ -167,13 +158,20 @@ def _handle_event(
     return document
 
 
-def _no_time_left(timeout_s: float, settings: Settings) -> ConfigError:
-    return ConfigError(
-        "DEADLINE_MARGIN_MS",
-        f"the function's timeout ({timeout_s:g} s) minus DEADLINE_MARGIN_MS "
-        f"({settings.deadline_margin_s * 1000:g} ms) leaves less than the {MIN_ATTEMPT_S:g} s "
-        "one call to CAMS needs: raise the function's timeout or lower DEADLINE_MARGIN_MS",
-    )
+def _settings_and_timeout(context: Any) -> tuple[Settings, float]:
+    """The settings, and the function's timeout, which must leave DEADLINE_MARGIN_MS room
+    for one call to CAMS: otherwise every invocation would end before its first attempt."""
+    settings = current_settings()
+    timeout_s = _timeout_s(context)
+    if timeout_s - settings.deadline_margin_s < MIN_ATTEMPT_S:
+        raise ConfigError(
+            "DEADLINE_MARGIN_MS",
+            f"the function's timeout ({timeout_s:g} s) minus DEADLINE_MARGIN_MS "
+            f"({settings.deadline_margin_s * 1000:g} ms) leaves less than the "
+            f"{MIN_ATTEMPT_S:g} s one call to CAMS needs: raise the function's timeout or "
+            "lower DEADLINE_MARGIN_MS",
+        )
+    return settings, timeout_s
 
 
 def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float) -> dict[str, Any]:
