@@ -165,7 +165,7 @@ def dry_run_flags(container: Mapping[str, Any]) -> tuple[object, ...]:
     for query_field in _QUERY_FIELDS:
         query = container.get(query_field)
         if isinstance(query, Mapping):
-            flags.extend(_query_flag(value) for key, value in query.items() if is_dry_run_name(key))
+            flags.extend(query_flag(value) for key, value in query.items() if is_dry_run_name(key))
     return tuple(flags)
 
 
@@ -185,7 +185,9 @@ def is_dry_run_name(key: object) -> bool:
     )
 
 
-def _query_flag(value: object) -> object:
+def query_flag(value: object) -> object:
+    """A dry-run flag given as query-string text: True or False, or the value itself when it
+    is neither (refused by the caller)."""
     text = value.strip().lower() if isinstance(value, str) else None
     if text in _QUERY_TRUE:
         return True

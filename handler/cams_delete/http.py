@@ -15,7 +15,14 @@ from urllib.parse import unquote
 
 from cams_delete import deleter
 from cams_delete.config import Settings
-from cams_delete.extract import MISSING, Candidate, Extracted, from_direct, is_dry_run_name
+from cams_delete.extract import (
+    MISSING,
+    Candidate,
+    Extracted,
+    from_direct,
+    is_dry_run_name,
+    query_flag,
+)
 from cams_delete.logs import register_secrets
 from cams_delete.results import DeletionResult, failed, rejected
 from cams_delete.sources import DirectRequest, HttpTriggerEvent, parse_json
@@ -23,8 +30,6 @@ from cams_delete.sources import DirectRequest, HttpTriggerEvent, parse_json
 MAX_BODY_BYTES = 64 * 1024
 INSTANCES_PREFIX = "instances"
 ROUTES_HINT = "use DELETE /instances/{InstanceId} or POST / with a JSON body"
-_TRUE = frozenset({"true", "1"})
-_FALSE = frozenset({"false", "0"})
 
 
 @dataclass(frozen=True)
@@ -142,10 +147,10 @@ def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
                 "InvalidParameter.Query",
                 f"Unknown query parameter {name[:64]!r}; the only one is dryRun",
             )
-        lowered = value.strip().lower()
-        if lowered not in _TRUE | _FALSE:
+        flag = query_flag(value)
+        if not isinstance(flag, bool):
             return _refuse(400, "InvalidParameter.DryRun", "dryRun must be 'true' or 'false'")
-        dry_run = dry_run or lowered in _TRUE
+        dry_run = dry_run or flag
     return dry_run
 
 
