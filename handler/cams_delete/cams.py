@@ -181,8 +181,7 @@ def classify_error(
     status = getattr(error, "status_code", None)
     if not isinstance(status, int):
         return _classify_transport(error, instance_id)
-    raw_code = getattr(error, "code", None)
-    code = raw_code if isinstance(raw_code, str) and raw_code not in ("", "None") else None
+    code = _sdk_text(getattr(error, "code", None))
     data = getattr(error, "data", None)
     request_id = _sdk_text(getattr(error, "request_id", None))
     if request_id is None and isinstance(data, dict):
