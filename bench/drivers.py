@@ -201,27 +201,24 @@ def run_bare(n):
     return elapsed
 
 
-def _line(fields):
+def _write(text):
     stdout = sys.stdout
-    stdout.write(encoder.encode(fields) + "\\n")
+    stdout.write(text + "\\n")
     stdout.flush()
 
 
 def _render(_logger, method_name, event_dict):
     # The least a structlog processor chain can do for the same line: one processor.
-    fields = {
+    return encoder.encode({
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "level": method_name,
         **event_dict,
-    }
-    return encoder.encode(fields)
+    })
 
 
 class _Stdout:
     def msg(self, message):
-        stdout = sys.stdout
-        stdout.write(message + "\\n")
-        stdout.flush()
+        _write(message)
 
     info = msg
 
@@ -229,6 +226,14 @@ class _Stdout:
 structlog_logger = structlog.wrap_logger(
     _Stdout(), processors=[_render], wrapper_class=structlog.make_filtering_bound_logger(20)
 ).bind()
+
+
+def _log(name, event, **fields):
+    # The same line through structlog, or built and written by hand.
+    if name == "answer_and_structlog_lines":
+        structlog_logger.info(event, **fields)
+    else:
+        _write(_render(None, "info", {"event": event, **fields}))
 
 
 def _reference(name, n):
@@ -240,41 +245,22 @@ def _reference(name, n):
         "Message": body.get("Message"), "RequestId": body.get("RequestId"),
         "InstanceId": instance_id, "Outcome": "deleted", "Attempts": 1,
     }
-    if name == "answer_and_structlog_lines":
+    if name != "answer":
         context = contexts[n]
         common = {
             "request_id": context.request_id, "function_name": context.function.name,
             "cold_start": False,
         }
-        structlog_logger.info(
-            "deletion", instance_id=instance_id, outcome="deleted", code=answer["Code"],
+        _log(
+            name, "deletion", instance_id=instance_id, outcome="deleted", code=answer["Code"],
             message=answer["Message"], cams_request_id=answer["RequestId"], attempts=1,
             retryable=False, duration_ms=round((clock() - began) * 1000, 1), **common,
         )
-        structlog_logger.info(
-            "invocation", source="direct", count=1, status="succeeded",
+        _log(
+            name, "invocation", source="direct", count=1, status="succeeded",
             outcomes={"deleted": 1}, code=answer["Code"],
             duration_ms=round((clock() - began) * 1000, 1), **common,
         )
-    elif name == "answer_and_lines":
-        context = contexts[n]
-        common = {
-            "request_id": context.request_id, "function_name": context.function.name,
-            "cold_start": False,
-        }
-        _line({
-            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "level": "info", "event": "deletion", "instance_id": instance_id,
-            "outcome": "deleted", "code": answer["Code"], "message": answer["Message"],
-            "cams_request_id": answer["RequestId"], "attempts": 1, "retryable": False,
-            "duration_ms": round((clock() - began) * 1000, 1), **common,
-        })
-        _line({
-            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "level": "info", "event": "invocation", "source": "direct", "count": 1,
-            "status": "succeeded", "outcomes": {"deleted": 1}, "code": answer["Code"],
-            "duration_ms": round((clock() - began) * 1000, 1), **common,
-        })
     elapsed = clock() - began
     if not answer["Success"]:
         bad.append((name, instance_id, answer["Code"]))
