@@ -437,50 +437,37 @@ def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
     assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
 
 
-def test_an_error_body_without_request_id_or_message_fields_reads_cleanly():
-    """GIVEN the SDK's ServerException for a 503 whose JSON body (a proxy's, say) has a
-    lower-case message and no RequestId, which the SDK formats into the text "None"
+@pytest.mark.parametrize(
+    ("data", "code", "message"),
+    [
+        # a proxy's 503 JSON: a lower-case message, no RequestId, no Code
+        ({"message": "upstream busy"}, "UpstreamHttp503", "upstream busy"),
+        # CAMS's own body, whose RequestId is the text "None" too, and an empty Message
+        ({"Code": "InternalError", "RequestId": "None", "Message": ""}, "InternalError", ""),
+    ],
+    ids=["proxy-body", "empty-message"],
+)
+def test_an_error_body_the_sdk_filled_with_none_reads_cleanly(data, code, message):
+    """GIVEN the SDK's ServerException for a 503, which formats a missing request id or
+    code into the text "None"
     WHEN the function classifies it
-    THEN RequestId is null, not "None", and Message is the body's own message."""
+    THEN RequestId is null, not "None", and Message is the body's own (lower-case or empty),
+    not the SDK's wrapping text."""
     from alibabacloud_tea_openapi.exceptions import ServerException
 
     from cams_delete import cams
 
     error = ServerException(
         status_code=503,
-        code="None",
-        message="code: 503, upstream busy request id: None",
-        data={"message": "upstream busy"},
+        code=str(data.get("Code")),
+        message="code: 503, None request id: None",
+        data=data,
         request_id="None",
     )
 
     result = cams.classify_error(error, "i-1", frozenset())
 
     assert result.request_id is None
-    assert result.message == "upstream busy"
-    assert result.code == "UpstreamHttp503"
+    assert result.message == message
+    assert result.code == code
     assert result.retryable is True
-
-
-def test_request_id_none_in_both_places_and_an_empty_message_read_as_they_are():
-    """GIVEN the SDK's ServerException where the exception and the body both say "None"
-    for the request id, and the body's Message is empty
-    WHEN the function classifies it
-    THEN RequestId is null and Message is the body's empty message, not the SDK's text."""
-    from alibabacloud_tea_openapi.exceptions import ServerException
-
-    from cams_delete import cams
-
-    error = ServerException(
-        status_code=500,
-        code="InternalError",
-        message="code: 500, request id: None",
-        data={"RequestId": "None", "Message": ""},
-        request_id="None",
-    )
-
-    result = cams.classify_error(error, "i-1", frozenset())
-
-    assert result.request_id is None
-    assert result.message == ""
-    assert result.code == "InternalError"
