@@ -14,6 +14,7 @@ from cams_delete.sources import (
     CloudEvent,
     DirectRequest,
     EventBatch,
+    RepeatedKeys,
     TimerEvent,
     UnrecognisedEvent,
     parse_json,
@@ -85,6 +86,8 @@ def from_direct(event: DirectRequest) -> Extracted:
 
 
 def from_cloud_event(event: CloudEvent) -> Extracted:
+    if isinstance(event.raw, RepeatedKeys):
+        return _repeated(event.raw, f"CloudEvent {event.id!r}" if event.id else "the CloudEvent")
     data = _cloud_event_data(event.raw)
     if isinstance(data, DeletionResult):
         return data
@@ -100,6 +103,8 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
 
 
 def from_timer(event: TimerEvent) -> Extracted:
+    if isinstance(event.raw, RepeatedKeys):
+        return _repeated(event.raw, "the timer event")
     payload = event.payload
     parsed = parse_json(payload) if isinstance(payload, str) else payload
     if isinstance(parsed, UnrecognisedEvent):
@@ -131,7 +136,9 @@ def request_in(
     A request sent to the function directly is read as it is: its `body` is not a message.
     Every object on the way counts for the dry run, and a flag the function cannot read is
     refused rather than ignored: ignoring `"DryRun": "yes"` would delete what the caller
-    only meant to check."""
+    only meant to check. So is an object that repeats a key (see RepeatedKeys)."""
+    if isinstance(container, RepeatedKeys):
+        return _repeated(container, prefix.rstrip(".") or "The request", event_id)
     flags = outer_flags + dry_run_flags(container)
     if "InstanceId" not in container:
         body = _message_body(container, prefix) if look_inside else None
@@ -222,6 +229,16 @@ def _message_body(container: Mapping[str, Any], prefix: str) -> tuple[object, st
 def _json_or_text(data: str | bytes) -> object:
     parsed = parse_json(data)
     return data if isinstance(parsed, UnrecognisedEvent) else parsed
+
+
+def _repeated(container: RepeatedKeys, where: str, event_id: str | None = None) -> DeletionResult:
+    names = ", ".join(repr(key[:64]) for key in container.repeated[:3])
+    return rejected(
+        None,
+        "InvalidParameter.RepeatedKey",
+        f"{_about(event_id)}{where} names {names} more than once; JSON parsers disagree on "
+        "which value counts, so nothing was done: send each key once",
+    )
 
 
 def _missing(

@@ -160,8 +160,38 @@ def recognise_object(
     return DirectRequest(event)
 
 
+class RepeatedKeys(dict[str, Any]):
+    """A JSON object that names a key more than once.
+
+    json.loads keeps the last value without a word, other parsers the first: which one the
+    sender meant is unknown, so every object the function reads from on the way to an
+    InstanceId is refused when it is one of these (`{"DryRun": true, "DryRun": false}`
+    must not delete). It still reads like json.loads' dict, last value winning."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        seen: set[str] = set()
+        repeated: dict[str, None] = {}
+        for key, _ in pairs:
+            if key in seen:
+                repeated[key] = None
+            seen.add(key)
+        self.repeated = tuple(repeated)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    parsed = dict(pairs)
+    return parsed if len(parsed) == len(pairs) else RepeatedKeys(pairs)
+
+
+# Built once: json.loads with a hook would build a decoder for every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_json_object)
+_BYTE_ORDER_MARK = "\ufeff"
+
+
 def parse_json(data: bytes | bytearray | str) -> Any | UnrecognisedEvent:
-    """json.loads that reports, instead of raising, what is wrong with the bytes."""
+    """json.loads that reports, instead of raising, what is wrong with the bytes, and marks
+    objects that repeat a key (see RepeatedKeys)."""
     if isinstance(data, bytes | bytearray):
         try:
             data = bytes(data).decode("utf-8")
@@ -169,8 +199,12 @@ def parse_json(data: bytes | bytearray | str) -> Any | UnrecognisedEvent:
             return UnrecognisedEvent("InvalidEvent", "The event is not UTF-8 text")
     if not data.strip():
         return UnrecognisedEvent("InvalidEvent", f"The event is empty; send {EXPECTED_SHAPES}")
+    if data.startswith(_BYTE_ORDER_MARK):
+        return UnrecognisedEvent(
+            "InvalidEvent", "The event starts with a byte order mark; send JSON without one"
+        )
     try:
-        return json.loads(data)
+        return _DECODER.decode(data)
     except json.JSONDecodeError as error:
         return UnrecognisedEvent(
             "InvalidEvent",

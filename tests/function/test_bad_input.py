@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import Invoke, assert_valid_result, event_bytes, load_event
@@ -54,7 +56,6 @@ def test_bad_instance_id_over_http_is_a_400(
     """GIVEN POST / whose JSON body has a bad or missing InstanceId
     WHEN the function receives it
     THEN it answers 400 with the same Code, and CAMS is not called."""
-    import json
 
     request = load_event("http-post.json")
     request["body"] = json.dumps(event)
@@ -386,3 +387,92 @@ def test_a_long_dry_run_spelling_still_counts(emulator, invoke: Invoke):
     assert run.result is not None
     assert run.result["Results"][0]["Outcome"] == "dry_run"
     assert emulator.instances() == {"i-a"}
+
+
+def _cloud_event_bytes(data_text: str) -> bytes:
+    """The sample CloudEvent with its data replaced by raw JSON text (which may repeat keys,
+    as json.dumps never would)."""
+    event = load_event("eventbridge-cloudevent.json")
+    event["data"] = "DATA"
+    return json.dumps(event).encode().replace(b'"DATA"', data_text.encode())
+
+
+REPEATED_KEYS = [
+    pytest.param(b'{"InstanceId": "i-1", "DryRun": true, "DryRun": false}', id="dry-run-flag"),
+    pytest.param(b'{"InstanceId": "i-other", "InstanceId": "i-1"}', id="instance-id"),
+    pytest.param(_cloud_event_bytes('{"InstanceId": "i-1", "InstanceId": "i-1"}'), id="data"),
+    pytest.param(
+        _cloud_event_bytes('{"InstanceId": "i-1"}').replace(
+            b'"data"', b'"data": {"InstanceId": "i-other"}, "data"'
+        ),
+        id="cloud-event-envelope",
+    ),
+    pytest.param(
+        _cloud_event_bytes(json.dumps('{"InstanceId": "i-1", "dryRun": true, "dryRun": false}')),
+        id="data-as-text",
+    ),
+    pytest.param(
+        b'{"triggerTime": "2026-11-27T09:00:00Z", "triggerName": "t",'
+        b' "payload": "{\\"InstanceId\\": \\"i-1\\", \\"InstanceId\\": \\"i-1\\"}"}',
+        id="timer-payload",
+    ),
+]
+
+
+@pytest.mark.parametrize("event", REPEATED_KEYS)
+def test_a_key_given_twice_is_refused(emulator, invoke: Invoke, event: bytes):
+    """GIVEN an event in which an object on the way to the InstanceId names a key twice
+    (json.loads would keep the last value, other parsers the first)
+    WHEN the function receives it
+    THEN it is rejected with InvalidParameter.RepeatedKey naming the key, and CAMS is not
+    called: `"DryRun": true, "DryRun": false` must not delete."""
+    emulator.add_instances("i-1", "i-other")
+    assert json.loads(event)  # the bytes are JSON: only the repeated key is wrong
+
+    run = invoke(event)
+
+    assert run.error is None
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Outcome"] == "rejected"
+    assert run.result["Code"] == "InvalidParameter.RepeatedKey"
+    assert "more than once" in run.result["Message"]
+    assert emulator.journal() == []
+
+
+def test_a_repeated_key_refuses_only_its_own_batch_element(emulator, invoke: Invoke):
+    """GIVEN a Kafka-style RawData batch whose first record's value names InstanceId twice
+    WHEN the batch is handled
+    THEN that record is rejected naming the key, and the other record's instance is deleted."""
+    emulator.add_instances("i-1", "i-2")
+    batch = (
+        b'[{"topic": "t", "value": "{\\"InstanceId\\": \\"i-1\\", \\"InstanceId\\": \\"i-x\\"}"},'
+        b' {"topic": "t", "value": "{\\"InstanceId\\": \\"i-2\\"}"}]'
+    )
+
+    run = invoke(batch)
+
+    assert run.result is not None
+    first, second = run.result["Results"]
+    assert first["Code"] == "InvalidParameter.RepeatedKey"
+    assert "'InstanceId'" in first["Message"]
+    assert second["Outcome"] == "deleted"
+    assert emulator.instances() == {"i-1"}
+
+
+def test_parsing_marks_only_objects_that_repeat_a_key():
+    """GIVEN JSON in which one nested object repeats two keys, one of them three times
+    WHEN the function parses it
+    THEN that object alone is marked, naming each repeated key once in order, and reads as
+    json.loads would read it; the objects around it are plain."""
+    from cams_delete.sources import RepeatedKeys, parse_json
+
+    parsed = parse_json(b'{"outer": {"b": 1, "a": 2, "b": 3, "a": 4, "b": 5}, "c": {"d": 6}}')
+
+    assert parsed == json.loads(
+        b'{"outer": {"b": 1, "a": 2, "b": 3, "a": 4, "b": 5}, "c": {"d": 6}}'
+    )
+    assert isinstance(parsed["outer"], RepeatedKeys)
+    assert parsed["outer"].repeated == ("b", "a")
+    assert not isinstance(parsed, RepeatedKeys)
+    assert not isinstance(parsed["c"], RepeatedKeys)

@@ -383,6 +383,21 @@ def test_an_unknown_field_in_the_post_body_is_refused(emulator, invoke: Invoke):
     assert emulator.instances() == {"i-1"}
 
 
+def test_a_post_body_naming_a_key_twice_is_refused(emulator, invoke: Invoke):
+    """GIVEN POST / with {"InstanceId": "i-1", "dryRun": true, "dryRun": false}
+    WHEN the request arrives
+    THEN 400 InvalidParameter.RepeatedKey naming dryRun, and nothing is deleted."""
+    emulator.add_instances("i-1")
+    body = '{"InstanceId": "i-1", "dryRun": true, "dryRun": false}'
+    event = http_event("POST", "/", body=body)
+    event["headers"]["Content-Type"] = "application/json"
+
+    result = assert_json_response(invoke(event), 400)
+    assert result["Code"] == "InvalidParameter.RepeatedKey"
+    assert "'dryRun'" in result["Message"]
+    assert emulator.instances() == {"i-1"}
+
+
 def async_http_event(header: str = "Async", **overrides) -> dict:
     event = http_event(**overrides)
     event["headers"]["X-Fc-Invocation-Type"] = header

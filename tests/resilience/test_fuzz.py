@@ -960,7 +960,7 @@ CURATED_BYTES = (
     b'{"InstanceId": ' + b"[" * 900 + b"]" * 900 + b"}",
     b"\xef\xbb\xbf" + SAMPLES[0],  # UTF-8 BOM
     json.dumps({"InstanceId": "9383883"}).encode("utf-16"),
-    b'{"InstanceId": "not valid", "InstanceId": "9383883"}',  # the last duplicate key wins
+    b'{"InstanceId": "not valid", "InstanceId": "9383883"}',  # a repeated key: refused
     b'{"InstanceId": "9383883"',
     b"\xff\xfe\xfd",
     b'{"InstanceId": "\xc3\x28"}',  # invalid UTF-8 inside a string
