@@ -98,6 +98,9 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
             f"CloudEvent {event.id!r}: data must be an object with InstanceId; got "
             f"{json_kind(data)}",
         )
+    stray = stray_dry_run_flag(event.raw, skip=_CLOUD_EVENT_DATA)
+    if stray is not None:
+        return _misplaced(stray, "data.InstanceId", event.id)
     # A dryrun extension attribute on the envelope counts too.
     return request_in(data, "data.", event.id, dry_run_flags(event.raw), look_inside=True)
 
@@ -116,7 +119,10 @@ def from_timer(event: TimerEvent) -> Extracted:
             f'The timer payload must be a JSON object such as {{"InstanceId": "..."}}; got '
             f"{json_kind(parsed)}",
         )
-    return request_in(parsed, "payload.")
+    stray = stray_dry_run_flag(event.raw, skip=("payload",))
+    if stray is not None:
+        return _misplaced(stray, "payload.InstanceId")
+    return request_in(parsed, "payload.", outer_flags=dry_run_flags(event.raw))
 
 
 def request_in(
@@ -136,15 +142,21 @@ def request_in(
     A request sent to the function directly is read as it is: its `body` is not a message.
     Every object on the way counts for the dry run, and a flag the function cannot read is
     refused rather than ignored: ignoring `"DryRun": "yes"` would delete what the caller
-    only meant to check. So is an object that repeats a key (see RepeatedKeys)."""
+    only meant to check. So is an object that repeats a key (see RepeatedKeys), and a flag
+    off the way, inside another field (`{"InstanceId": "i", "options": {"DryRun": true}}`),
+    which would otherwise be ignored."""
     if isinstance(container, RepeatedKeys):
         return _repeated(container, prefix.rstrip(".") or "The request", event_id)
     flags = outer_flags + dry_run_flags(container)
     if "InstanceId" not in container:
-        body = _message_body(container, prefix) if look_inside else None
+        body = _message_body(container) if look_inside else None
         if body is None:
             return _missing(container, prefix, event_id)
-        message, message_prefix = body
+        message, field = body
+        message_prefix = f"{prefix}{field}."
+        stray = stray_dry_run_flag(container, skip=(field,))
+        if stray is not None:
+            return _misplaced(f"{prefix}{stray}", f"{message_prefix}InstanceId", event_id)
         if not isinstance(message, Mapping):
             return rejected(
                 None,
@@ -153,6 +165,9 @@ def request_in(
                 f"InstanceId; got {json_kind(message)}",
             )
         return request_in(message, message_prefix, event_id, flags, look_inside=False)
+    stray = stray_dry_run_flag(container)
+    if stray is not None:
+        return _misplaced(f"{prefix}{stray}", f"{prefix}InstanceId", event_id)
     value = container["InstanceId"]
     if not all(isinstance(flag, bool) for flag in flags):
         return rejected(
@@ -203,6 +218,50 @@ def query_flag(value: object) -> object:
     return value  # unreadable: refused with the rest
 
 
+_CLOUD_EVENT_DATA = ("data", "data_base64")
+# Not looked into: the instance is named there, and query strings are read as flags.
+_NOT_SCANNED = frozenset({"InstanceId", *_QUERY_FIELDS})
+
+
+def stray_dry_run_flag(container: Mapping[str, Any], skip: tuple[str, ...] = ()) -> str | None:
+    """Where a dry-run flag that is not false sits in the objects inside `container`'s
+    fields (but `skip`), which are off the way to the InstanceId: its path, or None.
+
+    A flag there is not read, so the caller's dry run would be lost: the request is refused
+    instead. A false one changes nothing and is let be. Iterative, because a parsed event
+    may nest as deep as the recursion limit allows."""
+    pending: list[tuple[str, object]] = [
+        (str(key), value)
+        for key, value in container.items()
+        if key not in skip and key not in _NOT_SCANNED and isinstance(value, Mapping | list)
+    ]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                if is_dry_run_name(key) and query_flag(inner) is not False:
+                    return f"{path}.{key}"
+                if isinstance(inner, Mapping | list):
+                    pending.append((f"{path}.{key}", inner))
+        elif isinstance(value, list):
+            pending.extend(
+                (f"{path}[{index}]", item)
+                for index, item in enumerate(value)
+                if isinstance(item, Mapping | list)
+            )
+    return None
+
+
+def _misplaced(location: str, instance: str, event_id: str | None = None) -> DeletionResult:
+    return rejected(
+        None,
+        "InvalidParameter.DryRun",
+        f"{_about(event_id)}the dry-run flag at {location[:128]} is not where one counts "
+        f"(beside {instance} or on an object enclosing it), so it would be ignored; nothing "
+        f"was done: move it beside {instance}",
+    )
+
+
 def _about(event_id: str | None) -> str:
     return f"CloudEvent {event_id!r}: " if event_id else ""
 
@@ -218,11 +277,13 @@ def _cloud_event_data(raw: Mapping[str, Any]) -> object:
     return _json_or_text(data) if isinstance(data, str) else data
 
 
-def _message_body(container: Mapping[str, Any], prefix: str) -> tuple[object, str] | None:
+def _message_body(container: Mapping[str, Any]) -> tuple[object, str] | None:
+    """The message an event-streaming record carries, parsed when it is JSON text, and the
+    field it is in."""
     for field in MESSAGE_BODY_FIELDS:
         if field in container:
             body = container[field]
-            return (_json_or_text(body) if isinstance(body, str) else body), f"{prefix}{field}."
+            return (_json_or_text(body) if isinstance(body, str) else body), field
     return None
 
 

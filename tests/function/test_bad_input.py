@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -476,3 +477,117 @@ def test_parsing_marks_only_objects_that_repeat_a_key():
     assert parsed["outer"].repeated == ("b", "a")
     assert not isinstance(parsed, RepeatedKeys)
     assert not isinstance(parsed["c"], RepeatedKeys)
+
+
+def _timer(payload: dict, **envelope: object) -> dict:
+    return {
+        "triggerTime": "2026-11-27T09:00:00Z",
+        "triggerName": "t",
+        "payload": json.dumps(payload),
+        **envelope,
+    }
+
+
+STRAY_FLAGS = [
+    pytest.param({"InstanceId": "i-1", "options": {"DryRun": True}}, "options.DryRun", id="nested"),
+    pytest.param(
+        {"InstanceId": "i-1", "steps": [{"check": 1}, {"dry_run": "yes"}]},
+        "steps[1].dry_run",
+        id="in-a-list",
+    ),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1", "meta": {"dryRun": True}}),
+        "data.meta.dryRun",
+        id="cloud-event-data",
+    ),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1"}, extension={"dryrun": True}),
+        "extension.dryrun",
+        id="cloud-event-envelope",
+    ),
+    pytest.param(
+        _cloud_event_with({"value": json.dumps({"InstanceId": "i-1", "x": {"DryRun": True}})}),
+        "data.value.x.DryRun",
+        id="inside-a-message",
+    ),
+    pytest.param(
+        [{"topic": "t", "headers": {"Dry-Run": "true"}, "value": '{"InstanceId": "i-1"}'}],
+        "headers.Dry-Run",
+        id="rawdata-record",
+    ),
+    pytest.param(
+        _timer({"InstanceId": "i-1", "o": {"DryRun": True}}), "payload.o.DryRun", id="timer"
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "location"), STRAY_FLAGS)
+def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
+    emulator, invoke: Invoke, event: object, location: str
+):
+    """GIVEN an event whose dry-run flag sits inside some other field, not beside the
+    InstanceId nor on an object enclosing it, where the function would not read it
+    WHEN the function receives it
+    THEN it is rejected with InvalidParameter.DryRun naming where the flag is, and nothing is
+    deleted: a misplaced dry run never turns into a deletion."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    document = run.result["Results"][0] if "Results" in run.result else run.result
+    assert_valid_result(document)
+    assert document["Code"] == "InvalidParameter.DryRun"
+    assert f"at {location} is not where one counts" in document["Message"]
+    assert emulator.journal() == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"InstanceId": "i-1", "options": {"DryRun": False}},
+        {"InstanceId": "i-1", "queries": [{"dryRun": "false"}]},
+    ],
+    ids=["false", "false-as-text"],
+)
+def test_a_false_dry_run_flag_off_the_way_changes_nothing(emulator, invoke: Invoke, event):
+    """GIVEN an event with a dry-run flag off the way that says false
+    WHEN the function receives it
+    THEN the instance is deleted: ignoring that flag does what it says."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted"
+    assert emulator.instances() == set()
+
+
+def test_a_dry_run_flag_on_a_timer_event_counts(emulator, invoke: Invoke):
+    """GIVEN a timer event whose envelope says DryRun: true beside the payload
+    WHEN the function receives it
+    THEN it is a dry run: the envelope encloses the payload."""
+    emulator.add_instances("i-1")
+
+    run = invoke(_timer({"InstanceId": "i-1"}, DryRun=True))
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-1"}
+
+
+def test_the_search_for_stray_flags_goes_deeper_than_the_recursion_limit():
+    """GIVEN an object whose other field nests lists twice as deep as Python may recurse,
+    with a dry-run flag at the bottom
+    WHEN the function looks through it for a stray dry-run flag
+    THEN it finds the flag, rather than failing on the depth."""
+    from cams_delete.extract import stray_dry_run_flag
+
+    depth = 2 * sys.getrecursionlimit()
+    nested: object = {"DryRun": True}
+    for _ in range(depth):
+        nested = [nested]
+
+    found = stray_dry_run_flag({"InstanceId": "i-1", "x": nested})
+
+    assert found == "x" + "[0]" * depth + ".DryRun"
