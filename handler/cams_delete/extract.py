@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from cams_delete.results import DeletionResult, rejected
 from cams_delete.sources import (
@@ -87,8 +89,8 @@ def from_direct(event: DirectRequest) -> Extracted:
 
 def from_cloud_event(event: CloudEvent) -> Extracted:
     if isinstance(event.raw, RepeatedKeys):
-        return _repeated(event.raw, f"CloudEvent {event.id!r}" if event.id else "the CloudEvent")
-    data = _cloud_event_data(event.raw)
+        return _repeated(event.raw.repeated, "The CloudEvent", event.id)
+    data = _cloud_event_data(event.raw, event.id)
     if isinstance(data, DeletionResult):
         return data
     if not isinstance(data, Mapping):
@@ -98,16 +100,16 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
             f"CloudEvent {event.id!r}: data must be an object with InstanceId; got "
             f"{json_kind(data)}",
         )
-    stray = stray_dry_run_flag(event.raw, skip=_CLOUD_EVENT_DATA)
-    if stray is not None:
-        return _misplaced(stray, "data.InstanceId", event.id)
+    missed = off_the_way(event.raw, "", skip=_CLOUD_EVENT_DATA)
+    if missed is not None:
+        return missed.refusal(event.id)
     # A dryrun extension attribute on the envelope counts too.
     return request_in(data, "data.", event.id, dry_run_flags(event.raw), look_inside=True)
 
 
 def from_timer(event: TimerEvent) -> Extracted:
     if isinstance(event.raw, RepeatedKeys):
-        return _repeated(event.raw, "the timer event")
+        return _repeated(event.raw.repeated, "The timer event")
     payload = event.payload
     parsed = parse_json(payload) if isinstance(payload, str) else payload
     if isinstance(parsed, UnrecognisedEvent):
@@ -119,9 +121,9 @@ def from_timer(event: TimerEvent) -> Extracted:
             f'The timer payload must be a JSON object such as {{"InstanceId": "..."}}; got '
             f"{json_kind(parsed)}",
         )
-    stray = stray_dry_run_flag(event.raw, skip=("payload",))
-    if stray is not None:
-        return _misplaced(stray, "payload.InstanceId")
+    missed = off_the_way(event.raw, "", skip=("payload",))
+    if missed is not None:
+        return missed.refusal()
     return request_in(parsed, "payload.", outer_flags=dry_run_flags(event.raw))
 
 
@@ -143,10 +145,9 @@ def request_in(
     Every object on the way counts for the dry run, and a flag the function cannot read is
     refused rather than ignored: ignoring `"DryRun": "yes"` would delete what the caller
     only meant to check. So is an object that repeats a key (see RepeatedKeys), and a flag
-    off the way, inside another field (`{"InstanceId": "i", "options": {"DryRun": true}}`),
-    which would otherwise be ignored."""
+    off the way, inside another field (see off_the_way), which would otherwise be ignored."""
     if isinstance(container, RepeatedKeys):
-        return _repeated(container, prefix.rstrip(".") or "The request", event_id)
+        return _repeated(container.repeated, prefix.rstrip(".") or "The request", event_id)
     flags = outer_flags + dry_run_flags(container)
     if "InstanceId" not in container:
         body = _message_body(container) if look_inside else None
@@ -154,9 +155,9 @@ def request_in(
             return _missing(container, prefix, event_id)
         message, field = body
         message_prefix = f"{prefix}{field}."
-        stray = stray_dry_run_flag(container, skip=(field,))
-        if stray is not None:
-            return _misplaced(f"{prefix}{stray}", f"{message_prefix}InstanceId", event_id)
+        missed = off_the_way(container, prefix, skip=(field,))
+        if missed is not None:
+            return missed.refusal(event_id)
         if not isinstance(message, Mapping):
             return rejected(
                 None,
@@ -165,9 +166,9 @@ def request_in(
                 f"InstanceId; got {json_kind(message)}",
             )
         return request_in(message, message_prefix, event_id, flags, look_inside=False)
-    stray = stray_dry_run_flag(container)
-    if stray is not None:
-        return _misplaced(f"{prefix}{stray}", f"{prefix}InstanceId", event_id)
+    missed = off_the_way(container, prefix)
+    if missed is not None:
+        return missed.refusal(event_id)
     value = container["InstanceId"]
     if not all(isinstance(flag, bool) for flag in flags):
         return rejected(
@@ -219,60 +220,131 @@ def query_flag(value: object) -> object:
 
 
 _CLOUD_EVENT_DATA = ("data", "data_base64")
-# Not looked into: the instance is named there, and query strings are read as flags.
-_NOT_SCANNED = frozenset({"InstanceId", *_QUERY_FIELDS})
+# A key that reads unambiguously after a dot in a location; others are written ["as JSON"].
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_LOCATION = 128
+# Where a value sits, as a chain of links to its parent: the location's text is built only
+# for a refusal, so a wide or deep event costs memory in proportion to its size.
+_Step = tuple[Any, str | int]
 
 
-def stray_dry_run_flag(container: Mapping[str, Any], skip: tuple[str, ...] = ()) -> str | None:
-    """Where a dry-run flag that is not false sits in the objects inside `container`'s
-    fields (but `skip`), which are off the way to the InstanceId: its path, or None.
+@dataclass(frozen=True)
+class OffTheWay:
+    """Something in an object's other fields that the function would not read, and refuses:
+    a dry-run flag that is not false, or one given twice (the first may be true)."""
 
-    A flag there is not read, so the caller's dry run would be lost: the request is refused
-    instead. A false one changes nothing and is let be. Iterative, because a parsed event
-    may nest as deep as the recursion limit allows."""
-    pending: list[tuple[str, object]] = [
-        (str(key), value)
-        for key, value in container.items()
-        if key not in skip and key not in _NOT_SCANNED and isinstance(value, Mapping | list)
-    ]
+    location: str
+    repeated: tuple[str, ...] = ()
+
+    def refusal(self, event_id: str | None = None) -> DeletionResult:
+        if self.repeated:
+            return _repeated(self.repeated, self.location, event_id)
+        return rejected(
+            None,
+            "InvalidParameter.DryRun",
+            f"{_about(event_id)}the dry-run flag at {self.location} is not where one counts "
+            "(beside the InstanceId, or on an object enclosing it), so it would be ignored; "
+            "nothing was done: move it beside the InstanceId",
+        )
+
+
+def off_the_way(
+    container: Mapping[str, Any], prefix: str, skip: tuple[str, ...] = ()
+) -> OffTheWay | None:
+    """What `container`'s fields (but `skip`, the way on) hold off the way to the InstanceId
+    that would be missed, or None. `prefix` is where `container` is, for the location.
+
+    The container's own flags are read, and so are those of a query string it carries; a
+    flag nested deeper anywhere is not, so a caller's dry run would be lost: it is refused.
+    A false one changes nothing and is let be. Iterative, as a parsed event may nest as deep
+    as the recursion limit allows."""
+    root = prefix.rstrip(".") or None
+    pending: list[tuple[object, _Step]] = []
+    for key, value in container.items():
+        if key in skip or not isinstance(value, Mapping | list):
+            continue
+        if key in _QUERY_FIELDS and isinstance(value, Mapping):
+            if _repeats_a_flag(value):
+                return OffTheWay(_location((root, key)), value.repeated)
+            # Its own keys are read as flags; only what is nested in them is off the way.
+            pending.extend(
+                (inner, ((root, key), inner_key))
+                for inner_key, inner in value.items()
+                if isinstance(inner, Mapping | list)
+            )
+        else:
+            pending.append((value, (root, key)))
     while pending:
-        path, value = pending.pop()
+        value, step = pending.pop()
+        if _repeats_a_flag(value):
+            return OffTheWay(_location(step), value.repeated)
         if isinstance(value, Mapping):
             for key, inner in value.items():
                 if is_dry_run_name(key) and query_flag(inner) is not False:
-                    return f"{path}.{key}"
+                    return OffTheWay(_location((step, key)))
                 if isinstance(inner, Mapping | list):
-                    pending.append((f"{path}.{key}", inner))
+                    pending.append((inner, (step, key)))
         elif isinstance(value, list):
             pending.extend(
-                (f"{path}[{index}]", item)
+                (item, (step, index))
                 for index, item in enumerate(value)
                 if isinstance(item, Mapping | list)
             )
     return None
 
 
-def _misplaced(location: str, instance: str, event_id: str | None = None) -> DeletionResult:
-    return rejected(
-        None,
-        "InvalidParameter.DryRun",
-        f"{_about(event_id)}the dry-run flag at {location[:128]} is not where one counts "
-        f"(beside {instance} or on an object enclosing it), so it would be ignored; nothing "
-        f"was done: move it beside {instance}",
-    )
+def _repeats_a_flag(value: object) -> TypeGuard[RepeatedKeys]:
+    # Off the way, only a repeated flag matters: a parser keeping its first value may see a
+    # dry run there. Other repeated keys are not the function's to judge.
+    return isinstance(value, RepeatedKeys) and any(map(is_dry_run_name, value.repeated))
+
+
+def _location(step: _Step) -> str:
+    """`data.options[0]["a.b"]`: a value's location from its chain of steps, the end kept
+    when it is too long to show whole."""
+    segments: list[str | int] = []
+    link: Any = step
+    while isinstance(link, tuple):
+        link, segment = link
+        segments.append(segment)
+    text = link if isinstance(link, str) else ""
+    for segment in reversed(segments):
+        if isinstance(segment, int):
+            text += f"[{segment}]"
+        elif _PLAIN_KEY.fullmatch(segment):
+            text += f".{segment}" if text else segment
+        else:
+            text += f"[{json.dumps(segment)}]"
+    return text if len(text) <= _MAX_LOCATION else "…" + text[-_MAX_LOCATION:]
 
 
 def _about(event_id: str | None) -> str:
     return f"CloudEvent {event_id!r}: " if event_id else ""
 
 
-def _cloud_event_data(raw: Mapping[str, Any]) -> object:
-    if "data" not in raw and isinstance(raw.get("data_base64"), str):
+def _cloud_event_data(raw: Mapping[str, Any], event_id: str | None) -> object:
+    if "data_base64" in raw and "data" in raw:
+        # The CloudEvents JSON format allows one; reading either could miss a dry run.
+        return rejected(
+            None,
+            "InvalidEvent",
+            f"{_about(event_id)}it has both data and data_base64; send one of them",
+        )
+    if "data_base64" in raw:
+        encoded = raw["data_base64"]
         try:
-            decoded = base64.b64decode(raw["data_base64"], validate=True)
+            decoded = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
         except (binascii.Error, ValueError):
-            return rejected(None, "InvalidEvent", "CloudEvent data_base64 is not valid base64")
-        return _json_or_text(decoded)
+            decoded = b""
+        parsed = parse_json(decoded) if decoded else None
+        if parsed is None or isinstance(parsed, UnrecognisedEvent):
+            return rejected(
+                None,
+                "InvalidEvent",
+                f"{_about(event_id)}data_base64 must be base64 of JSON text, such as "
+                '{"InstanceId": "..."}',
+            )
+        return parsed
     data = raw.get("data")
     return _json_or_text(data) if isinstance(data, str) else data
 
@@ -292,8 +364,8 @@ def _json_or_text(data: str | bytes) -> object:
     return data if isinstance(parsed, UnrecognisedEvent) else parsed
 
 
-def _repeated(container: RepeatedKeys, where: str, event_id: str | None = None) -> DeletionResult:
-    names = ", ".join(repr(key[:64]) for key in container.repeated[:3])
+def _repeated(repeated: tuple[str, ...], where: str, event_id: str | None = None) -> DeletionResult:
+    names = ", ".join(repr(key[:64]) for key in repeated[:3])
     return rejected(
         None,
         "InvalidParameter.RepeatedKey",

@@ -399,29 +399,36 @@ def _cloud_event_bytes(data_text: str) -> bytes:
 
 
 REPEATED_KEYS = [
-    pytest.param(b'{"InstanceId": "i-1", "DryRun": true, "DryRun": false}', id="dry-run-flag"),
-    pytest.param(b'{"InstanceId": "i-other", "InstanceId": "i-1"}', id="instance-id"),
-    pytest.param(_cloud_event_bytes('{"InstanceId": "i-1", "InstanceId": "i-1"}'), id="data"),
+    pytest.param(
+        b'{"InstanceId": "i-1", "DryRun": true, "DryRun": false}', "DryRun", id="dry-run-flag"
+    ),
+    pytest.param(b'{"InstanceId": "i-other", "InstanceId": "i-1"}', "InstanceId", id="instance-id"),
+    pytest.param(
+        _cloud_event_bytes('{"InstanceId": "i-1", "InstanceId": "i-1"}'), "InstanceId", id="data"
+    ),
     pytest.param(
         _cloud_event_bytes('{"InstanceId": "i-1"}').replace(
             b'"data"', b'"data": {"InstanceId": "i-other"}, "data"'
         ),
+        "data",
         id="cloud-event-envelope",
     ),
     pytest.param(
         _cloud_event_bytes(json.dumps('{"InstanceId": "i-1", "dryRun": true, "dryRun": false}')),
+        "dryRun",
         id="data-as-text",
     ),
     pytest.param(
         b'{"triggerTime": "2026-11-27T09:00:00Z", "triggerName": "t",'
         b' "payload": "{\\"InstanceId\\": \\"i-1\\", \\"InstanceId\\": \\"i-1\\"}"}',
+        "InstanceId",
         id="timer-payload",
     ),
 ]
 
 
-@pytest.mark.parametrize("event", REPEATED_KEYS)
-def test_a_key_given_twice_is_refused(emulator, invoke: Invoke, event: bytes):
+@pytest.mark.parametrize(("event", "key"), REPEATED_KEYS)
+def test_a_key_given_twice_is_refused(emulator, invoke: Invoke, event: bytes, key: str):
     """GIVEN an event in which an object on the way to the InstanceId names a key twice
     (json.loads would keep the last value, other parsers the first)
     WHEN the function receives it
@@ -437,7 +444,7 @@ def test_a_key_given_twice_is_refused(emulator, invoke: Invoke, event: bytes):
     assert_valid_result(run.result)
     assert run.result["Outcome"] == "rejected"
     assert run.result["Code"] == "InvalidParameter.RepeatedKey"
-    assert "more than once" in run.result["Message"]
+    assert f"names {key!r} more than once" in run.result["Message"]
     assert emulator.journal() == []
 
 
@@ -547,13 +554,15 @@ def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
     [
         {"InstanceId": "i-1", "options": {"DryRun": False}},
         {"InstanceId": "i-1", "queries": [{"dryRun": "false"}]},
+        b'{"InstanceId": "i-1", "meta": {"source": "a", "source": "b"}}',
     ],
-    ids=["false", "false-as-text"],
+    ids=["false", "false-as-text", "other-key-repeated"],
 )
-def test_a_false_dry_run_flag_off_the_way_changes_nothing(emulator, invoke: Invoke, event):
-    """GIVEN an event with a dry-run flag off the way that says false
+def test_what_off_the_way_cannot_change_the_answer_is_let_be(emulator, invoke: Invoke, event):
+    """GIVEN an event with, off the way to the InstanceId, a dry-run flag that says false, or
+    an object that repeats a key that is not a flag
     WHEN the function receives it
-    THEN the instance is deleted: ignoring that flag does what it says."""
+    THEN the instance is deleted: neither could have asked for a dry run."""
     emulator.add_instances("i-1")
 
     run = invoke(event)
@@ -580,14 +589,159 @@ def test_the_search_for_stray_flags_goes_deeper_than_the_recursion_limit():
     """GIVEN an object whose other field nests lists twice as deep as Python may recurse,
     with a dry-run flag at the bottom
     WHEN the function looks through it for a stray dry-run flag
-    THEN it finds the flag, rather than failing on the depth."""
-    from cams_delete.extract import stray_dry_run_flag
+    THEN it finds the flag, rather than failing on the depth, and shows the end of its
+    location, where the flag's name is."""
+    from cams_delete.extract import off_the_way
 
     depth = 2 * sys.getrecursionlimit()
     nested: object = {"DryRun": True}
     for _ in range(depth):
         nested = [nested]
 
-    found = stray_dry_run_flag({"InstanceId": "i-1", "x": nested})
+    found = off_the_way({"InstanceId": "i-1", "x": nested}, "data.")
 
-    assert found == "x" + "[0]" * depth + ".DryRun"
+    assert found is not None
+    assert found.location == "…" + ("data.x" + "[0]" * depth + ".DryRun")[-128:]
+
+
+def test_the_search_for_stray_flags_takes_memory_in_proportion_to_the_event():
+    """GIVEN an object whose other field has a 30,000-character key over 11,000 empty lists
+    (63 KB, under the HTTP body limit)
+    WHEN the function looks through it for a stray dry-run flag
+    THEN it finds none using a few MB at most: no location is spelt out until one is needed
+    (a 128 MB function would otherwise run out of memory)."""
+    import tracemalloc
+
+    from cams_delete.extract import off_the_way
+
+    event = {"InstanceId": "i-1", "k" * 30_000: [[] for _ in range(11_000)]}
+
+    tracemalloc.start()
+    try:
+        found = off_the_way(event, "")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert found is None
+    assert peak < 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("event", "location"),
+    [
+        ({"InstanceId": "i-1", "a.b": {"DryRun": True}}, '["a.b"].DryRun'),
+        ({"InstanceId": "i-1", "a": {"b c": [{"dry_run": True}]}}, 'a["b c"][0].dry_run'),
+    ],
+    ids=["dotted-key", "spaced-key"],
+)
+def test_a_stray_flags_location_reads_one_way_only(emulator, invoke: Invoke, event, location):
+    """GIVEN a stray dry-run flag under a key with a dot or a space in it
+    WHEN the function refuses it
+    THEN the location writes that key as JSON in brackets, so it cannot be read as nesting."""
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.DryRun"
+    assert f"at {location} is not where one counts" in run.result["Message"]
+
+
+ALSO_READ_FOR_FLAGS = [
+    pytest.param(
+        b'{"InstanceId": "i-1", "queryString": {"dryRun": "true", "dryRun": "false"}}',
+        "InvalidParameter.RepeatedKey",
+        id="query-string-repeats-its-flag",
+    ),
+    pytest.param(
+        b'{"InstanceId": "i-1", "options": {"DryRun": true, "DryRun": false}}',
+        "InvalidParameter.RepeatedKey",
+        id="nested-object-repeats-a-flag",
+    ),
+    pytest.param(
+        b'{"InstanceId": "i-1", "queryString": {"opts": {"dryRun": "true"}}}',
+        "InvalidParameter.DryRun",
+        id="flag-nested-in-a-query-string",
+    ),
+    pytest.param(
+        b'{"InstanceId": "i-1", "queryString": [{"dryRun": "true"}]}',
+        "InvalidParameter.DryRun",
+        id="query-string-as-a-list",
+    ),
+    pytest.param(
+        b'{"triggerTime": "t", "triggerName": "n", "payload": "{\\"InstanceId\\": \\"i-1\\"}",'
+        b' "payload": "{\\"InstanceId\\": \\"i-1\\", \\"DryRun\\": true}"}',
+        "InvalidParameter.RepeatedKey",
+        id="timer-envelope-repeats-its-payload",
+    ),
+    pytest.param(
+        json.dumps(_timer({"InstanceId": "i-1"}, extra={"DryRun": True})).encode(),
+        "InvalidParameter.DryRun",
+        id="timer-envelope-nests-a-flag",
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "code"), ALSO_READ_FOR_FLAGS)
+def test_objects_read_for_flags_are_held_to_the_same_rules(
+    emulator, invoke: Invoke, event: bytes, code: str
+):
+    """GIVEN a query string or another object beside the InstanceId that repeats a key or
+    nests a flag, or a timer envelope that does
+    WHEN the function receives it
+    THEN it is refused, and nothing is deleted: a parser keeping the first of two values, or
+    a flag one level further in, would have meant a dry run."""
+    emulator.add_instances("i-1")
+    assert json.loads(event)
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == code
+    assert emulator.journal() == []
+
+
+def test_a_cloud_event_with_both_data_and_data_base64_is_refused(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent with data naming an instance and data_base64 asking for a dry run
+    of it (the CloudEvents JSON format allows one of the two)
+    WHEN the function receives it
+    THEN it is refused as InvalidEvent saying to send one, and nothing is deleted."""
+    import base64
+
+    emulator.add_instances("i-1")
+    asked = base64.b64encode(b'{"InstanceId": "i-1", "DryRun": true}').decode()
+    event = _cloud_event_with({"InstanceId": "i-1"}, data_base64=asked)
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidEvent"
+    assert "both data and data_base64" in run.result["Message"]
+    assert emulator.journal() == []
+
+
+@pytest.mark.parametrize("encoded", ["not base64!", "bm90IGpzb24=", 42], ids=str)
+def test_data_base64_that_is_not_json_says_so(emulator, invoke: Invoke, encoded: object):
+    """GIVEN a CloudEvent whose data_base64 is not base64, decodes to text that is not JSON
+    ("not json"), or is not a string
+    WHEN the function receives it
+    THEN InvalidEvent says data_base64 must be base64 of JSON text."""
+    event = load_event("eventbridge-cloudevent.json")
+    del event["data"]
+    event["data_base64"] = encoded
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidEvent"
+    assert "data_base64 must be base64 of JSON text" in run.result["Message"]
+
+
+def test_a_byte_order_mark_is_named(emulator, invoke: Invoke):
+    """GIVEN an event that starts with a UTF-8 byte order mark
+    WHEN the function receives it
+    THEN InvalidEvent says so, rather than pointing at a character the caller cannot see."""
+    run = invoke(b"\xef\xbb\xbf" + event_bytes("direct.json"))
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidEvent"
+    assert "byte order mark" in run.result["Message"]
