@@ -930,6 +930,99 @@ def test_http_envelopes_with_fields_of_any_type(
     assert_reached(fuzz, ["200", "400", "401", "404", "405"])
 
 
+# -- a dry run asked for anywhere -----------------------------------------------------------
+
+FLAG_SAMPLES = {
+    name: load_event(name)
+    for name in (
+        "direct.json",
+        "eventbridge-cloudevent.json",
+        "eventbridge-kafka-batch.json",
+        "eventbridge-mns-batch-strings.json",
+        "rawdata-batch.json",
+        "timer.json",
+    )
+}
+# Text fields that carry a message or a payload as JSON, and whole batch elements.
+JSON_TEXT_FIELDS = frozenset({"data", "payload", *MESSAGE_BODY_FIELDS})
+FLAG_SPELLINGS = ("DryRun", "dryRun", "dry_run", "Dry-Run", "DRYRUN")
+
+
+def with_flag(value: Any, target: int, flag: tuple[str, object], seen: list[int]) -> Any:
+    """`value` with `flag` set on its `target`-th object, counting depth-first and looking
+    into JSON text in the fields that carry messages. `seen` counts the objects passed."""
+    if isinstance(value, dict):
+        index = seen[0]
+        seen[0] += 1
+        result = {
+            key: with_flag_in_text(inner, target, flag, seen)
+            if key in JSON_TEXT_FIELDS
+            else with_flag(inner, target, flag, seen)
+            for key, inner in value.items()
+        }
+        if index == target:
+            result[flag[0]] = flag[1]
+        return result
+    if isinstance(value, list):
+        return [with_flag(item, target, flag, seen) for item in value]
+    return value
+
+
+def with_flag_in_text(value: Any, target: int, flag: tuple[str, object], seen: list[int]) -> Any:
+    parsed = loads_or_missing(value) if isinstance(value, str) else MISSING
+    if not isinstance(parsed, dict | list):
+        return with_flag(value, target, flag, seen)
+    return json.dumps(with_flag(parsed, target, flag, seen))
+
+
+def count_objects(value: Any) -> int:
+    seen = [0]
+    with_flag_in_text(value, -1, ("", None), seen)
+    return seen[0]
+
+
+@st.composite
+def flagged_events(draw: st.DrawFn) -> tuple[Any, int | None]:
+    """A sample event with a true dry-run flag (a JSON boolean, or query-string text) set on
+    one of its objects, any of them, and the index of the batch element that holds it."""
+    sample = FLAG_SAMPLES[draw(st.sampled_from(sorted(FLAG_SAMPLES)))]
+    flag = (draw(st.sampled_from(FLAG_SPELLINGS)), draw(st.sampled_from([True, "true"])))
+    if isinstance(sample, list):
+        element = draw(st.integers(0, len(sample) - 1))
+        target = draw(st.integers(0, count_objects(sample[element]) - 1))
+        event = list(sample)
+        event[element] = with_flag_in_text(sample[element], target, flag, [0])
+        return event, element
+    target = draw(st.integers(0, count_objects(sample) - 1))
+    return with_flag(sample, target, flag, [0]), None
+
+
+def test_a_dry_run_asked_for_anywhere_is_never_a_deletion(cams: CamsEmulator):
+    """GIVEN a sample event (direct, CloudEvent, Kafka and MNS batches, RawData, timer) with
+    a true dry-run flag added to any one of its objects, inside message text too
+    WHEN it is invoked
+    THEN the event, or the batch element holding the flag, is a dry run or is refused: on
+    the way to the InstanceId the flag counts, and anywhere else it is refused, never
+    ignored. Nothing is deleted for it."""
+
+    def check(case: tuple[Any, int | None]) -> str:
+        event, element = case
+        run = invoke(cams, event)
+        assert run.result is not None
+        if element is None:
+            document = run.result
+            assert deleted_ids(cams) == []
+        else:
+            document = run.result["Results"][element]
+        assert_valid_result(document)
+        assert document["Outcome"] in ("dry_run", "rejected"), (document, event)
+        return str(document["Outcome"])
+
+    fuzz = run_property("dry_run_anywhere", flagged_events(), check)
+    assert fuzz.examples >= fuzz_examples("dry_run_anywhere")
+    assert_reached(fuzz, ["dry_run", "rejected"])
+
+
 # -- raw bytes ---------------------------------------------------------------------------------
 
 SAMPLES = tuple(
