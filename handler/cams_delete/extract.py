@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any
 
+from cams_delete.flags import OffTheWay, dry_run_flags, off_the_way
 from cams_delete.results import DeletionResult, rejected
 from cams_delete.sources import (
     EXPECTED_SHAPES,
+    MESSAGE_BODY_FIELDS,
     CloudEvent,
     DirectRequest,
     EventBatch,
     RepeatedKeys,
     TimerEvent,
     UnrecognisedEvent,
+    json_or_text,
     parse_json,
     recognise_object,
 )
 from cams_delete.validation import json_kind
-
-# Where event-streaming sources put the message itself, in a CloudEvent's data or, with
-# the RawData schema, in each batch element: Kafka `value`, MNS `messageBody`, RocketMQ
-# and RabbitMQ `body`.
-MESSAGE_BODY_FIELDS = ("value", "messageBody", "body")
-
 
 MISSING = object()
 """Stands for a field that is absent (as opposed to present and null)."""
@@ -102,7 +97,7 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
         )
     missed = off_the_way(event.raw, "", skip=_CLOUD_EVENT_DATA)
     if missed is not None:
-        return missed.refusal(event.id)
+        return _refusal(missed, event.id)
     # A dryrun extension attribute on the envelope counts too.
     return request_in(data, "data.", event.id, dry_run_flags(event.raw), look_inside=True)
 
@@ -123,7 +118,7 @@ def from_timer(event: TimerEvent) -> Extracted:
         )
     missed = off_the_way(event.raw, "", skip=("payload",))
     if missed is not None:
-        return missed.refusal()
+        return _refusal(missed)
     return request_in(parsed, "payload.", outer_flags=dry_run_flags(event.raw))
 
 
@@ -150,14 +145,22 @@ def request_in(
         return _repeated(container.repeated, prefix.rstrip(".") or "The request", event_id)
     flags = outer_flags + dry_run_flags(container)
     if "InstanceId" not in container:
-        body = _message_body(container) if look_inside else None
-        if body is None:
+        fields = [field for field in MESSAGE_BODY_FIELDS if field in container]
+        if not look_inside or not fields:
             return _missing(container, prefix, event_id)
-        message, field = body
+        if len(fields) > 1:
+            return rejected(
+                None,
+                "InvalidEvent",
+                f"{_about(event_id)}{prefix.rstrip('.') or 'The record'} has "
+                f"{' and '.join(fields)}, and which one is the message is unknown: send one",
+            )
+        [field] = fields
+        message = json_or_text(container[field])
         message_prefix = f"{prefix}{field}."
         missed = off_the_way(container, prefix, skip=(field,))
         if missed is not None:
-            return missed.refusal(event_id)
+            return _refusal(missed, event_id)
         if not isinstance(message, Mapping):
             return rejected(
                 None,
@@ -168,7 +171,7 @@ def request_in(
         return request_in(message, message_prefix, event_id, flags, look_inside=False)
     missed = off_the_way(container, prefix)
     if missed is not None:
-        return missed.refusal(event_id)
+        return _refusal(missed, event_id)
     value = container["InstanceId"]
     if not all(isinstance(flag, bool) for flag in flags):
         return rejected(
@@ -180,142 +183,7 @@ def request_in(
     return Candidate(value, event_id, dry_run=any(flags))
 
 
-def dry_run_flags(container: Mapping[str, Any]) -> tuple[object, ...]:
-    """The dry-run flags an object sets: a key that reads `dryrun` once case, `_`, `-`,
-    spaces and dots are set aside (DryRun, dry_run, Dry-Run...), and `dryRun` in a query
-    string it carries (an EventBridge HTTP source's `queryString`), where values are text."""
-    flags = [value for key, value in container.items() if is_dry_run_name(key)]
-    for query_field in _QUERY_FIELDS:
-        query = container.get(query_field)
-        if isinstance(query, Mapping):
-            flags.extend(query_flag(value) for key, value in query.items() if is_dry_run_name(key))
-    return tuple(flags)
-
-
-_QUERY_FIELDS = ("queryString", "queryParameters")
-_NAME_SEPARATORS = str.maketrans("", "", "_- .")
-_QUERY_TRUE = frozenset({"true", "1"})
-_QUERY_FALSE = frozenset({"false", "0"})
-
-
-def is_dry_run_name(key: object) -> bool:
-    # The length test first: every key of every envelope comes through here, and a key
-    # shorter than "dryrun" cannot read as it.
-    return (
-        isinstance(key, str)
-        and len(key) >= 6
-        and key.casefold().translate(_NAME_SEPARATORS) == "dryrun"
-    )
-
-
-def query_flag(value: object) -> object:
-    """A dry-run flag given as query-string text: True or False, or the value itself when it
-    is neither (refused by the caller)."""
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text in _QUERY_TRUE:
-        return True
-    if text in _QUERY_FALSE:
-        return False
-    return value  # unreadable: refused with the rest
-
-
 _CLOUD_EVENT_DATA = ("data", "data_base64")
-# A key that reads unambiguously after a dot in a location; others are written ["as JSON"].
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_MAX_LOCATION = 128
-# Where a value sits, as a chain of links to its parent: the location's text is built only
-# for a refusal, so a wide or deep event costs memory in proportion to its size.
-_Step = tuple[Any, str | int]
-
-
-@dataclass(frozen=True)
-class OffTheWay:
-    """Something in an object's other fields that the function would not read, and refuses:
-    a dry-run flag that is not false, or one given twice (the first may be true)."""
-
-    location: str
-    repeated: tuple[str, ...] = ()
-
-    def refusal(self, event_id: str | None = None) -> DeletionResult:
-        if self.repeated:
-            return _repeated(self.repeated, self.location, event_id)
-        return rejected(
-            None,
-            "InvalidParameter.DryRun",
-            f"{_about(event_id)}the dry-run flag at {self.location} is not where one counts "
-            "(beside the InstanceId, or on an object enclosing it), so it would be ignored; "
-            "nothing was done: move it beside the InstanceId",
-        )
-
-
-def off_the_way(
-    container: Mapping[str, Any], prefix: str, skip: tuple[str, ...] = ()
-) -> OffTheWay | None:
-    """What `container`'s fields (but `skip`, the way on) hold off the way to the InstanceId
-    that would be missed, or None. `prefix` is where `container` is, for the location.
-
-    The container's own flags are read, and so are those of a query string it carries; a
-    flag nested deeper anywhere is not, so a caller's dry run would be lost: it is refused.
-    A false one changes nothing and is let be. Iterative, as a parsed event may nest as deep
-    as the recursion limit allows."""
-    root = prefix.rstrip(".") or None
-    pending: list[tuple[object, _Step]] = []
-    for key, value in container.items():
-        if key in skip or not isinstance(value, Mapping | list):
-            continue
-        if key in _QUERY_FIELDS and isinstance(value, Mapping):
-            if _repeats_a_flag(value):
-                return OffTheWay(_location((root, key)), value.repeated)
-            # Its own keys are read as flags; only what is nested in them is off the way.
-            pending.extend(
-                (inner, ((root, key), inner_key))
-                for inner_key, inner in value.items()
-                if isinstance(inner, Mapping | list)
-            )
-        else:
-            pending.append((value, (root, key)))
-    while pending:
-        value, step = pending.pop()
-        if _repeats_a_flag(value):
-            return OffTheWay(_location(step), value.repeated)
-        if isinstance(value, Mapping):
-            for key, inner in value.items():
-                if is_dry_run_name(key) and query_flag(inner) is not False:
-                    return OffTheWay(_location((step, key)))
-                if isinstance(inner, Mapping | list):
-                    pending.append((inner, (step, key)))
-        elif isinstance(value, list):
-            pending.extend(
-                (item, (step, index))
-                for index, item in enumerate(value)
-                if isinstance(item, Mapping | list)
-            )
-    return None
-
-
-def _repeats_a_flag(value: object) -> TypeGuard[RepeatedKeys]:
-    # Off the way, only a repeated flag matters: a parser keeping its first value may see a
-    # dry run there. Other repeated keys are not the function's to judge.
-    return isinstance(value, RepeatedKeys) and any(map(is_dry_run_name, value.repeated))
-
-
-def _location(step: _Step) -> str:
-    """`data.options[0]["a.b"]`: a value's location from its chain of steps, the end kept
-    when it is too long to show whole."""
-    segments: list[str | int] = []
-    link: Any = step
-    while isinstance(link, tuple):
-        link, segment = link
-        segments.append(segment)
-    text = link if isinstance(link, str) else ""
-    for segment in reversed(segments):
-        if isinstance(segment, int):
-            text += f"[{segment}]"
-        elif _PLAIN_KEY.fullmatch(segment):
-            text += f".{segment}" if text else segment
-        else:
-            text += f"[{json.dumps(segment)}]"
-    return text if len(text) <= _MAX_LOCATION else "…" + text[-_MAX_LOCATION:]
 
 
 def _about(event_id: str | None) -> str:
@@ -346,22 +214,19 @@ def _cloud_event_data(raw: Mapping[str, Any], event_id: str | None) -> object:
             )
         return parsed
     data = raw.get("data")
-    return _json_or_text(data) if isinstance(data, str) else data
+    return json_or_text(data)
 
 
-def _message_body(container: Mapping[str, Any]) -> tuple[object, str] | None:
-    """The message an event-streaming record carries, parsed when it is JSON text, and the
-    field it is in."""
-    for field in MESSAGE_BODY_FIELDS:
-        if field in container:
-            body = container[field]
-            return (_json_or_text(body) if isinstance(body, str) else body), field
-    return None
-
-
-def _json_or_text(data: str | bytes) -> object:
-    parsed = parse_json(data)
-    return data if isinstance(parsed, UnrecognisedEvent) else parsed
+def _refusal(missed: OffTheWay, event_id: str | None = None) -> DeletionResult:
+    if missed.repeated:
+        return _repeated(missed.repeated, missed.location, event_id)
+    return rejected(
+        None,
+        "InvalidParameter.DryRun",
+        f"{_about(event_id)}the dry-run flag at {missed.location} is not where one counts "
+        "(beside the InstanceId, or on an object enclosing it), so it would be ignored; "
+        "nothing was done: move it beside the InstanceId",
+    )
 
 
 def _repeated(repeated: tuple[str, ...], where: str, event_id: str | None = None) -> DeletionResult:

@@ -15,14 +15,8 @@ from urllib.parse import unquote
 
 from cams_delete import deleter
 from cams_delete.config import Settings
-from cams_delete.extract import (
-    MISSING,
-    Candidate,
-    Extracted,
-    from_direct,
-    is_dry_run_name,
-    query_flag,
-)
+from cams_delete.extract import MISSING, Candidate, Extracted, from_direct
+from cams_delete.flags import is_dry_run_name, query_flag
 from cams_delete.logs import register_secrets
 from cams_delete.results import DeletionResult, failed, rejected
 from cams_delete.sources import DirectRequest, HttpTriggerEvent, parse_json
@@ -69,6 +63,9 @@ def respond(
     dry_run = dry_run_from_query(request.query)
     if isinstance(dry_run, HttpAnswer):
         return dry_run
+    header = dry_run_header(request.headers)
+    if header is not None:
+        return header
 
     candidate: Extracted | HttpAnswer = (
         candidate_from_body(request, body)
@@ -152,6 +149,20 @@ def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
             return _refuse(400, "InvalidParameter.DryRun", "dryRun must be 'true' or 'false'")
         dry_run = dry_run or flag
     return dry_run
+
+
+def dry_run_header(headers: dict[str, str]) -> HttpAnswer | None:
+    """A header that reads as a dry run (`Dry-Run`, `X-Dry-Run`) is refused unless it says
+    false: the API reads ?dryRun=true, and ignoring the header would delete."""
+    for name, value in headers.items():
+        if is_dry_run_name(name.removeprefix("x-")) and query_flag(value) is not False:
+            return _refuse(
+                400,
+                "InvalidParameter.DryRun",
+                f"The header {name[:64]!r} is not read; to check without deleting, add "
+                "?dryRun=true",
+            )
+    return None
 
 
 def candidate_from_path(instance_id: object, body: bytes) -> Candidate | HttpAnswer:

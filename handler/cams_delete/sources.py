@@ -131,6 +131,12 @@ EXPECTED_SHAPES = (
 )
 
 
+# Where event-streaming sources put the message itself, in a CloudEvent's data or, with
+# the RawData schema, in each batch element: Kafka `value`, MNS `messageBody`, RocketMQ
+# and RabbitMQ `body`.
+MESSAGE_BODY_FIELDS = ("value", "messageBody", "body")
+
+
 def recognise(event: bytes | bytearray | str | object) -> RecognisedEvent:
     """Parse the event FC delivered (bytes, unparsed) and tell which shape it has."""
     if isinstance(event, bytes | bytearray | str):
@@ -213,6 +219,14 @@ def parse_json(data: bytes | bytearray | str) -> Any | UnrecognisedEvent:
         )
     except (ValueError, RecursionError):
         return UnrecognisedEvent("InvalidEvent", "The event is JSON too deeply nested or too large")
+
+
+def json_or_text(data: object) -> object:
+    """Text parsed when it is JSON; anything else as it is."""
+    if not isinstance(data, str | bytes):
+        return data
+    parsed = parse_json(data)
+    return data if isinstance(parsed, UnrecognisedEvent) else parsed
 
 
 def _is_http_trigger(event: Mapping[str, Any]) -> bool:

@@ -398,6 +398,34 @@ def test_a_post_body_naming_a_key_twice_is_refused(emulator, invoke: Invoke):
     assert emulator.instances() == {"i-1"}
 
 
+@pytest.mark.parametrize(("name", "value"), [("Dry-Run", "true"), ("X-Dry-Run", "1")])
+def test_a_dry_run_header_is_refused_not_ignored(emulator, invoke: Invoke, name, value):
+    """GIVEN DELETE /instances/i-1 with a header that reads as a dry run
+    WHEN the request arrives
+    THEN 400 InvalidParameter.DryRun pointing at ?dryRun=true, and nothing is deleted: the
+    header is not read, and ignoring it would delete."""
+    emulator.add_instances("i-1")
+    event = http_event()
+    event["headers"][name] = value
+
+    result = assert_json_response(invoke(event), 400)
+    assert result["Code"] == "InvalidParameter.DryRun"
+    assert "?dryRun=true" in result["Message"]
+    assert emulator.instances() == {"i-1"}
+
+
+def test_a_dry_run_header_that_says_false_is_let_be(emulator, invoke: Invoke):
+    """GIVEN DELETE /instances/i-1 with Dry-Run: false
+    WHEN the request arrives
+    THEN the instance is deleted: ignoring the header does what it says."""
+    emulator.add_instances("i-1")
+    event = http_event()
+    event["headers"]["Dry-Run"] = "false"
+
+    result = assert_json_response(invoke(event), 200)
+    assert result["Outcome"] == "deleted"
+
+
 def async_http_event(header: str = "Async", **overrides) -> dict:
     event = http_event(**overrides)
     event["headers"]["X-Fc-Invocation-Type"] = header

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import string
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -154,8 +155,9 @@ json_scalars = st.one_of(
 
 
 def is_dry_run_name(key: str) -> bool:
-    """DryRun, dry_run, Dry-Run...: the spellings a dry-run flag is read in."""
-    return "".join(ch for ch in key.casefold() if ch not in "_- .") == "dryrun"
+    """DryRun, dry_run, Dry-Run, full-width letters...: the spellings a dry-run flag is read in."""
+    folded = unicodedata.normalize("NFKC", key).casefold()
+    return "".join(ch for ch in folded if ch not in "_-." and not ch.isspace()) == "dryrun"
 
 
 # Generated objects never carry a dry-run flag: these models say which InstanceId reaches
@@ -948,6 +950,17 @@ FLAG_SAMPLES = {
         "timer.json",
     )
 }
+# An EventBridge HTTP source's event: the caller's request, query string and headers in data.
+FLAG_SAMPLES["http-source"] = {
+    **ENVELOPE,
+    "data": {
+        "httpMethod": "POST",
+        "path": "/retire",
+        "headers": {"Content-Type": "application/json"},
+        "queryString": {"team": "ops"},
+        "body": json.dumps({"InstanceId": "cams-7f3a9c01"}),
+    },
+}
 # Text fields that carry a message or a payload as JSON, and whole batch elements.
 JSON_TEXT_FIELDS = frozenset({"data", "payload", *MESSAGE_BODY_FIELDS})
 FLAG_SPELLINGS = ("DryRun", "dryRun", "dry_run", "Dry-Run", "DRYRUN")
@@ -1003,7 +1016,8 @@ def flagged_events(draw: st.DrawFn) -> tuple[Any, int | None]:
 
 
 def test_a_dry_run_asked_for_anywhere_is_never_a_deletion(cams: CamsEmulator):
-    """GIVEN a sample event (direct, CloudEvent, Kafka and MNS batches, RawData, timer) with
+    """GIVEN a sample event (direct, CloudEvent, EventBridge HTTP source, Kafka and MNS
+    batches, RawData, timer) with
     a true dry-run flag added to any one of its objects, inside message text too
     WHEN it is invoked
     THEN the event, or the batch element holding the flag, is a dry run or is refused: on

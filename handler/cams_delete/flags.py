@@ -1,0 +1,132 @@
+"""Dry-run flags: where a request says it wants one, and where a flag would be missed.
+
+A flag counts on every object on the way to the InstanceId and in a query string one of
+them carries. Anywhere else it would be ignored, and the caller's dry run lost, so it is
+found and refused instead (off_the_way).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
+
+QUERY_FIELDS = ("queryString", "queryParameters")
+# "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
+_NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
+_QUERY_TRUE = frozenset({"true", "1"})
+_QUERY_FALSE = frozenset({"false", "0"})
+# A key that reads unambiguously after a dot in a location; others are written ["as JSON"].
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_KEY_SHOWN = 32
+_MAX_LOCATION = 128
+
+
+def dry_run_flags(container: Mapping[str, Any]) -> tuple[object, ...]:
+    """The dry-run flags an object sets, under a key that reads as one (DryRun, dry_run,
+    Dry-Run...: see is_dry_run_name), and in a query string it carries (an EventBridge HTTP
+    source's `queryString`), where values are text."""
+    flags = [value for key, value in container.items() if is_dry_run_name(key)]
+    for query_field in QUERY_FIELDS:
+        query = container.get(query_field)
+        if isinstance(query, Mapping):
+            flags.extend(query_flag(value) for key, value in query.items() if is_dry_run_name(key))
+    return tuple(flags)
+
+
+def is_dry_run_name(key: object) -> bool:
+    """Whether a key reads `dryrun` once case, `_`, `-`, `.` and spaces are set aside, and
+    full-width letters or no-break spaces (typed by some input methods) read as ASCII."""
+    if not isinstance(key, str):
+        return False
+    if not key.isascii():
+        key = "".join(unicodedata.normalize("NFKC", key).split())
+    # The length test before the rest: every key of every envelope comes through here.
+    return len(key) >= 6 and key.casefold().translate(_NAME_SEPARATORS) == "dryrun"
+
+
+def query_flag(value: object) -> object:
+    """A dry-run flag given as query-string text: True or False, or the value itself when it
+    is neither (refused by the caller)."""
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _QUERY_TRUE:
+        return True
+    if text in _QUERY_FALSE:
+        return False
+    return value  # unreadable: refused with the rest
+
+
+@dataclass(frozen=True)
+class OffTheWay:
+    """Something in an object's other fields that the function would not read: a dry-run
+    flag that is not false, or an object that repeats a key (the value dropped may hold
+    one). Either is refused."""
+
+    location: str
+    repeated: tuple[str, ...] = ()
+
+
+def off_the_way(
+    container: Mapping[str, Any], prefix: str, skip: tuple[str, ...] = ()
+) -> OffTheWay | None:
+    """What `container`'s fields (but `skip`, the way on) hold off the way to the InstanceId
+    that would be missed, or None. `prefix` is where `container` is, for the location.
+
+    The container's own flags are read, and so are those of a query string it carries; a
+    flag nested deeper is not, so a caller's dry run would be lost: it is refused. A false
+    one changes nothing and is let be. Message text beside the way (Kafka `value`...) is
+    looked into too. The walk keeps one iterator per level, not one entry per value: a
+    wide event costs no more than its depth, and a deep one no recursion."""
+    fields = [
+        (key, json_or_text(value) if key in MESSAGE_BODY_FIELDS else value)
+        for key, value in container.items()
+        if key not in skip
+    ]
+    keys: list[Any] = []  # the key that led to each level below the container's own
+    levels: list[Iterator[tuple[Any, Any]]] = [iter(fields)]
+    while levels:
+        for key, value in levels[-1]:
+            # The container's own flags, and its query string's, are read: not off the way.
+            if (
+                keys
+                and is_dry_run_name(key)
+                and query_flag(value) is not False
+                and not (len(keys) == 1 and keys[0] in QUERY_FIELDS)
+            ):
+                return OffTheWay(_location(prefix, [*keys, key]))
+            if isinstance(value, RepeatedKeys):
+                return OffTheWay(_location(prefix, [*keys, key]), value.repeated)
+            if isinstance(value, Mapping):
+                keys.append(key)
+                levels.append(iter(value.items()))
+                break
+            if isinstance(value, list):
+                keys.append(key)
+                levels.append(enumerate(value))
+                break
+        else:
+            levels.pop()
+            if keys:
+                keys.pop()
+    return None
+
+
+def _location(prefix: str, keys: list[Any]) -> str:
+    """`data.options[0]["a.b"]`: where a value is, long keys shortened and, when still too
+    long, the end kept (the flag's own name is there)."""
+    text = prefix.rstrip(".")
+    for key in keys:
+        if isinstance(key, int):
+            text += f"[{key}]"
+            continue
+        shown = key if len(key) <= _MAX_KEY_SHOWN else key[: _MAX_KEY_SHOWN - 3] + "..."
+        if _PLAIN_KEY.fullmatch(shown):
+            text += f".{shown}" if text else shown
+        else:
+            text += f"[{json.dumps(shown)}]"
+    return text if len(text) <= _MAX_LOCATION else "…" + text[-_MAX_LOCATION:]
