@@ -19,6 +19,12 @@ from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
 QUERY_FIELDS = ("queryString", "queryParameters")
 # "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
+_DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
+_MAX_NAME_LETTERS = max(map(len, _DRY_RUN_NAMES))
+# Dashes of every kind (Pd), "_" and its kin (Pc), invisible format characters (Cf).
+_SEPARATOR_CATEGORIES = frozenset({"Pd", "Pc", "Cf"})
+# "dry run", "DryRun", "dry_run"... as words in text ("laundry run" is not one).
+_DRY_RUN_WORDS = re.compile(r"(?<![a-z0-9])dry[\W_]*run", re.IGNORECASE)
 _QUERY_TRUE = frozenset({"true", "1"})
 _QUERY_FALSE = frozenset({"false", "0"})
 # A key that reads unambiguously after a dot in a location; others are written ["as JSON"].
@@ -40,14 +46,29 @@ def dry_run_flags(container: Mapping[str, Any]) -> tuple[object, ...]:
 
 
 def is_dry_run_name(key: object) -> bool:
-    """Whether a key reads `dryrun` once case, `_`, `-`, `.` and spaces are set aside, and
-    full-width letters or no-break spaces (typed by some input methods) read as ASCII."""
+    """Whether a key reads `dryrun` or `xdryrun` (the X-Dry-Run header) once case, `_`,
+    `.`, dashes and spaces are set aside, full-width letters (typed by some input methods)
+    read as ASCII."""
     if not isinstance(key, str):
         return False
-    if not key.isascii():
-        key = "".join(unicodedata.normalize("NFKC", key).split())
-    # The length test before the rest: every key of every envelope comes through here.
-    return len(key) >= 6 and key.casefold().translate(_NAME_SEPARATORS) == "dryrun"
+    if key.isascii():  # almost every key: a few calls in C
+        return len(key) >= 6 and key.casefold().translate(_NAME_SEPARATORS) in _DRY_RUN_NAMES
+    return _letters(key) in _DRY_RUN_NAMES
+
+
+def _letters(key: str) -> str | None:
+    """A key's letters as they read: separators (any dash, space or invisible format
+    character, `_`, `.`) dropped, the rest NFKC-normalised and casefolded, one character at
+    a time so that a long key costs no more than its first few letters: None once there are
+    more than a dry-run flag's name has."""
+    letters = ""
+    for character in key:
+        if character.isspace() or unicodedata.category(character) in _SEPARATOR_CATEGORIES:
+            continue
+        letters += unicodedata.normalize("NFKC", character).casefold().translate(_NAME_SEPARATORS)
+        if len(letters) > _MAX_NAME_LETTERS:
+            return None
+    return letters
 
 
 def query_flag(value: object) -> object:
@@ -79,9 +100,11 @@ def off_the_way(
 
     The container's own flags are read, and so are those of a query string it carries; a
     flag nested deeper is not, so a caller's dry run would be lost: it is refused. A false
-    one changes nothing and is let be. Message text beside the way (Kafka `value`...) is
-    looked into too. The walk keeps one iterator per level, not one entry per value: a
-    wide event costs no more than its depth, and a deep one no recursion."""
+    one changes nothing and is let be. So is a `{"key": "DryRun", "value": "true"}` pair,
+    as Kafka headers come. Message text beside the way (Kafka `value`...) is looked into
+    too, and refused when it mentions a dry run but cannot be parsed. The walk keeps one
+    iterator per level, not one entry per value: a wide event costs no more than its
+    depth, and a deep one no recursion."""
     fields = [
         (key, json_or_text(value) if key in MESSAGE_BODY_FIELDS else value)
         for key, value in container.items()
@@ -97,10 +120,12 @@ def off_the_way(
                 and is_dry_run_name(key)
                 and query_flag(value) is not False
                 and not (len(keys) == 1 and keys[0] in QUERY_FIELDS)
-            ):
+            ) or (not keys and isinstance(value, str) and _mentions_dry_run(value)):
                 return OffTheWay(_location(prefix, [*keys, key]))
             if isinstance(value, RepeatedKeys):
                 return OffTheWay(_location(prefix, [*keys, key]), value.repeated)
+            if isinstance(value, Mapping) and _is_flag_pair(value):
+                return OffTheWay(_location(prefix, [*keys, key]))
             if isinstance(value, Mapping):
                 keys.append(key)
                 levels.append(iter(value.items()))
@@ -116,9 +141,19 @@ def off_the_way(
     return None
 
 
+def _is_flag_pair(pair: Mapping[str, Any]) -> bool:
+    return is_dry_run_name(pair.get("key")) and query_flag(pair.get("value")) is not False
+
+
+def _mentions_dry_run(text: str) -> bool:
+    # Message text left as text did not parse (a byte order mark, a number too long...):
+    # what it asks cannot be read, so it must not mention a dry run.
+    return _DRY_RUN_WORDS.search(text) is not None
+
+
 def _location(prefix: str, keys: list[Any]) -> str:
     """`data.options[0]["a.b"]`: where a value is, long keys shortened and, when still too
-    long, the end kept (the flag's own name is there)."""
+    long, the end kept (the last key names what was found)."""
     text = prefix.rstrip(".")
     for key in keys:
         if isinstance(key, int):

@@ -155,7 +155,7 @@ def dry_run_header(headers: dict[str, str]) -> HttpAnswer | None:
     """A header that reads as a dry run (`Dry-Run`, `X-Dry-Run`) is refused unless it says
     false: the API reads ?dryRun=true, and ignoring the header would delete."""
     for name, value in headers.items():
-        if is_dry_run_name(name.removeprefix("x-")) and query_flag(value) is not False:
+        if is_dry_run_name(name) and query_flag(value) is not False:
             return _refuse(
                 400,
                 "InvalidParameter.DryRun",

@@ -257,11 +257,15 @@ def test_dry_run_field_in_an_event_deletes_nothing(emulator, invoke: Invoke, nam
         "Dry\tRun",
         "Dry\u00a0Run",
         "\uff24\uff52\uff59\uff32\uff55\uff4e",  # full-width, as some input methods type
+        "Dry\u2010Run",  # a typographic hyphen
+        "Dry\u200bRun",  # a zero-width space
+        "X-Dry-Run",
     ],
 )
 def test_dry_run_spelt_another_way_deletes_nothing(emulator, invoke: Invoke, name):
     """GIVEN an event whose dry-run flag is spelt with a separator (dry_run, Dry-Run, a tab,
-    a no-break space) or in full-width letters
+    a no-break space, a typographic hyphen, a zero-width space), in full-width letters, or
+    as the X-Dry-Run header is
     WHEN the function receives it
     THEN it is still a dry run: a misspelt dry run never turns into a deletion."""
     emulator.add_instances("i-1")
@@ -566,13 +570,15 @@ def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
     [
         {"InstanceId": "i-1", "options": {"DryRun": False}},
         {"InstanceId": "i-1", "queries": [{"dryRun": "false"}]},
+        {"InstanceId": "i-1", "body": "laundry run, not JSON"},
     ],
-    ids=["false", "false-as-text"],
+    ids=["false", "false-as-text", "text-not-about-a-dry-run"],
 )
-def test_a_false_flag_off_the_way_is_let_be(emulator, invoke: Invoke, event):
-    """GIVEN an event with, off the way to the InstanceId, a dry-run flag that says false
+def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
+    """GIVEN an event with, off the way to the InstanceId, a dry-run flag that says false,
+    or message text that is not JSON and does not mention a dry run
     WHEN the function receives it
-    THEN the instance is deleted: ignoring the flag does what it says."""
+    THEN the instance is deleted: ignoring either does what the caller asked."""
     emulator.add_instances("i-1")
 
     run = invoke(event)
@@ -637,6 +643,27 @@ def test_the_search_for_stray_flags_takes_memory_in_proportion_to_its_depth():
     assert peak < 100_000
 
 
+def test_a_long_key_is_read_for_a_flag_without_expanding_it_whole():
+    """GIVEN a key of 300,000 characters, each of which NFKC turns into 18 (U+FDFA)
+    WHEN the function asks whether it names a dry-run flag
+    THEN the answer is no, found using under 100 kB: it stops after a few letters."""
+    import tracemalloc
+
+    from cams_delete.flags import is_dry_run_name
+
+    key = "\ufdfa" * 300_000
+
+    tracemalloc.start()
+    try:
+        named = is_dry_run_name(key)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert named is False
+    assert peak < 100_000
+
+
 @pytest.mark.parametrize(
     ("event", "location"),
     [
@@ -684,6 +711,31 @@ ALSO_READ_FOR_FLAGS = [
         b' "body": "{\\"InstanceId\\": \\"i-1\\", \\"DryRun\\": true}"}]',
         "InvalidEvent",
         id="two-message-fields",
+    ),
+    pytest.param(
+        b'{"InstanceId": "i-1", "body": "\\ufeff{\\"DryRun\\": true}"}',
+        "InvalidParameter.DryRun",
+        id="unparsable-message-text-mentioning-a-dry-run",
+    ),
+    pytest.param(
+        b'[{"topic": "t", "headers": {"headers": [{"key": "DryRun", "value": "true"}]},'
+        b' "value": "{\\"InstanceId\\": \\"i-1\\"}"}]',
+        "InvalidParameter.DryRun",
+        id="kafka-header-pair",
+    ),
+    pytest.param(
+        json.dumps(
+            _cloud_event_with(
+                {
+                    "httpMethod": "POST",
+                    "headers": {"X-Dry-Run": "true"},
+                    "queryString": {},
+                    "body": '{"InstanceId": "i-1"}',
+                }
+            )
+        ).encode(),
+        "InvalidParameter.DryRun",
+        id="http-source-header",
     ),
     pytest.param(
         b'{"InstanceId": "i-1", "queryString": {"opts": {"dryRun": "true"}}}',

@@ -155,9 +155,18 @@ json_scalars = st.one_of(
 
 
 def is_dry_run_name(key: str) -> bool:
-    """DryRun, dry_run, Dry-Run, full-width letters...: the spellings a dry-run flag is read in."""
-    folded = unicodedata.normalize("NFKC", key).casefold()
-    return "".join(ch for ch in folded if ch not in "_-." and not ch.isspace()) == "dryrun"
+    """DryRun, dry_run, Dry-Run, X-Dry-Run, full-width letters...: the spellings a dry-run
+    flag is read in (dashes, "_", "." and spaces of any kind, and zero-width characters,
+    set aside)."""
+    if len(key) > 1_000:  # generated keys are short; a flag's name never is this long
+        return False
+    letters = unicodedata.normalize("NFKC", key).casefold()
+    kept = "".join(
+        ch
+        for ch in letters
+        if ch != "." and not ch.isspace() and unicodedata.category(ch) not in ("Pd", "Pc", "Cf")
+    )
+    return kept in ("dryrun", "xdryrun")
 
 
 # Generated objects never carry a dry-run flag: these models say which InstanceId reaches
