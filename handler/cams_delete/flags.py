@@ -114,18 +114,10 @@ def off_the_way(
     levels: list[Iterator[tuple[Any, Any]]] = [iter(fields)]
     while levels:
         for key, value in levels[-1]:
-            # The container's own flags, and its query string's, are read: not off the way.
-            if (
-                keys
-                and is_dry_run_name(key)
-                and query_flag(value) is not False
-                and not (len(keys) == 1 and keys[0] in QUERY_FIELDS)
-            ) or (not keys and isinstance(value, str) and _mentions_dry_run(value)):
+            if _asks_unread(keys, key, value):
                 return OffTheWay(_location(prefix, [*keys, key]))
             if isinstance(value, RepeatedKeys):
                 return OffTheWay(_location(prefix, [*keys, key]), value.repeated)
-            if isinstance(value, Mapping) and _is_flag_pair(value):
-                return OffTheWay(_location(prefix, [*keys, key]))
             if isinstance(value, Mapping):
                 keys.append(key)
                 levels.append(iter(value.items()))
@@ -141,13 +133,25 @@ def off_the_way(
     return None
 
 
+def _asks_unread(keys: list[Any], key: Any, value: Any) -> bool:
+    """Whether `key: value`, reached through `keys`, asks for a dry run nothing reads."""
+    if not keys:
+        # The container's own flags are read. Its message text was parsed before the walk:
+        # text still left as text cannot be read, so it must not mention a dry run.
+        return key in MESSAGE_BODY_FIELDS and isinstance(value, str) and _mentions_dry_run(value)
+    if isinstance(value, Mapping) and _is_flag_pair(value):
+        return True
+    if len(keys) == 1 and keys[0] in QUERY_FIELDS:
+        return False  # a query string's own flags are read
+    return is_dry_run_name(key) and query_flag(value) is not False
+
+
 def _is_flag_pair(pair: Mapping[str, Any]) -> bool:
     return is_dry_run_name(pair.get("key")) and query_flag(pair.get("value")) is not False
 
 
 def _mentions_dry_run(text: str) -> bool:
-    # Message text left as text did not parse (a byte order mark, a number too long...):
-    # what it asks cannot be read, so it must not mention a dry run.
+    # For message text that did not parse (a byte order mark, a number too long...).
     return _DRY_RUN_WORDS.search(text) is not None
 
 

@@ -571,14 +571,15 @@ def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
         {"InstanceId": "i-1", "options": {"DryRun": False}},
         {"InstanceId": "i-1", "queries": [{"dryRun": "false"}]},
         {"InstanceId": "i-1", "body": "laundry run, not JSON"},
+        {"InstanceId": "i-1", "comment": "retired after a dry run last week"},
     ],
-    ids=["false", "false-as-text", "text-not-about-a-dry-run"],
+    ids=["false", "false-as-text", "text-not-about-a-dry-run", "text-that-is-no-message"],
 )
 def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
     """GIVEN an event with, off the way to the InstanceId, a dry-run flag that says false,
-    or message text that is not JSON and does not mention a dry run
+    message text that is not JSON and does not mention a dry run, or other text that does
     WHEN the function receives it
-    THEN the instance is deleted: ignoring either does what the caller asked."""
+    THEN the instance is deleted: only flags, and message text, are read for a dry run."""
     emulator.add_instances("i-1")
 
     run = invoke(event)
