@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cams_delete.flags import OffTheWay, dry_run_flags, off_the_way
+from cams_delete.flags import Unread, dry_run_flags, find_unread
 from cams_delete.results import DeletionResult, rejected
 from cams_delete.sources import (
     EXPECTED_SHAPES,
@@ -24,6 +24,8 @@ from cams_delete.sources import (
     recognise_object,
 )
 from cams_delete.validation import json_kind
+
+_CLOUD_EVENT_DATA = ("data", "data_base64")
 
 MISSING = object()
 """Stands for a field that is absent (as opposed to present and null)."""
@@ -95,9 +97,9 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
             f"CloudEvent {event.id!r}: data must be an object with InstanceId; got "
             f"{json_kind(data)}",
         )
-    missed = off_the_way(event.raw, "", skip=_CLOUD_EVENT_DATA)
-    if missed is not None:
-        return _refusal(missed, event.id)
+    unread = find_unread(event.raw, "", skip=_CLOUD_EVENT_DATA)
+    if unread is not None:
+        return _refusal(unread, event.id)
     # A dryrun extension attribute on the envelope counts too.
     return request_in(data, "data.", event.id, dry_run_flags(event.raw), look_inside=True)
 
@@ -116,9 +118,9 @@ def from_timer(event: TimerEvent) -> Extracted:
             f'The timer payload must be a JSON object such as {{"InstanceId": "..."}}; got '
             f"{json_kind(parsed)}",
         )
-    missed = off_the_way(event.raw, "", skip=("payload",))
-    if missed is not None:
-        return _refusal(missed)
+    unread = find_unread(event.raw, "", skip=("payload",))
+    if unread is not None:
+        return _refusal(unread)
     return request_in(parsed, "payload.", outer_flags=dry_run_flags(event.raw))
 
 
@@ -140,7 +142,7 @@ def request_in(
     Every object on the way counts for the dry run, and a flag the function cannot read is
     refused rather than ignored: ignoring `"DryRun": "yes"` would delete what the caller
     only meant to check. So is an object that repeats a key (see RepeatedKeys), and a flag
-    off the way, inside another field (see off_the_way), which would otherwise be ignored."""
+    anywhere else in the object, where nothing would read it (see flags.find_unread)."""
     if isinstance(container, RepeatedKeys):
         return _repeated(container.repeated, prefix.rstrip(".") or "The request", event_id)
     flags = outer_flags + dry_run_flags(container)
@@ -158,9 +160,9 @@ def request_in(
         [field] = fields
         message = json_or_text(container[field])
         message_prefix = f"{prefix}{field}."
-        missed = off_the_way(container, prefix, skip=(field,))
-        if missed is not None:
-            return _refusal(missed, event_id)
+        unread = find_unread(container, prefix, skip=(field,))
+        if unread is not None:
+            return _refusal(unread, event_id)
         if not isinstance(message, Mapping):
             return rejected(
                 None,
@@ -169,9 +171,9 @@ def request_in(
                 f"InstanceId; got {json_kind(message)}",
             )
         return request_in(message, message_prefix, event_id, flags, look_inside=False)
-    missed = off_the_way(container, prefix)
-    if missed is not None:
-        return _refusal(missed, event_id)
+    unread = find_unread(container, prefix)
+    if unread is not None:
+        return _refusal(unread, event_id)
     value = container["InstanceId"]
     if not all(isinstance(flag, bool) for flag in flags):
         return rejected(
@@ -181,9 +183,6 @@ def request_in(
             "JSON boolean true or false (or, in a query string, 'true' or 'false')",
         )
     return Candidate(value, event_id, dry_run=any(flags))
-
-
-_CLOUD_EVENT_DATA = ("data", "data_base64")
 
 
 def _about(event_id: str | None) -> str:
@@ -217,15 +216,20 @@ def _cloud_event_data(raw: Mapping[str, Any], event_id: str | None) -> object:
     return json_or_text(data)
 
 
-def _refusal(missed: OffTheWay, event_id: str | None = None) -> DeletionResult:
-    if missed.repeated:
-        return _repeated(missed.repeated, missed.location, event_id)
+def _refusal(unread: Unread, event_id: str | None = None) -> DeletionResult:
+    if unread.kind == "repeated":
+        return _repeated(unread.repeated, unread.location, event_id)
+    if unread.kind == "text":
+        problem = f"{unread.location} mentions a dry run but is not JSON the function can read"
+        fix = "send it as a JSON object"
+    else:
+        problem = (
+            f"the dry-run flag at {unread.location} is not where one counts (beside the "
+            "InstanceId, or on an object enclosing it), so it would be ignored"
+        )
+        fix = "move it beside the InstanceId"
     return rejected(
-        None,
-        "InvalidParameter.DryRun",
-        f"{_about(event_id)}the dry-run flag at {missed.location} is not where one counts "
-        "(beside the InstanceId, or on an object enclosing it), so it would be ignored; "
-        "nothing was done: move it beside the InstanceId",
+        None, "InvalidParameter.DryRun", f"{_about(event_id)}{problem}; nothing was done: {fix}"
     )
 
 

@@ -1,8 +1,9 @@
-"""Dry-run flags: where a request says it wants one, and where a flag would be missed.
+"""Dry-run flags: where a request says it wants one, and where one would go unread.
 
-A flag counts on every object on the way to the InstanceId and in a query string one of
-them carries. Anywhere else it would be ignored, and the caller's dry run lost, so it is
-found and refused instead (off_the_way).
+A flag is read on every object that leads to the InstanceId (the request, the message that
+holds it, the envelope around them) and in a query string such an object carries. Anywhere
+else in those objects it would be ignored and the caller's dry run lost, so `find_unread`
+finds it, and the request is refused instead.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
 
-QUERY_FIELDS = ("queryString", "queryParameters")
+_QUERY_FIELDS = ("queryString", "queryParameters")
 # "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
@@ -27,6 +28,9 @@ _SEPARATOR_CATEGORIES = frozenset({"Pd", "Pc", "Cf"})
 _DRY_RUN_WORDS = re.compile(r"(?<![a-z0-9])dry[\W_]*run", re.IGNORECASE)
 _QUERY_TRUE = frozenset({"true", "1"})
 _QUERY_FALSE = frozenset({"false", "0"})
+# Name/value pairs, as Kafka record headers and many tag lists are written.
+_PAIR_NAMES = ("key", "Key", "name", "Name")
+_PAIR_VALUES = ("value", "Value")
 # A key that reads unambiguously after a dot in a location; others are written ["as JSON"].
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_KEY_SHOWN = 32
@@ -38,7 +42,7 @@ def dry_run_flags(container: Mapping[str, Any]) -> tuple[object, ...]:
     Dry-Run...: see is_dry_run_name), and in a query string it carries (an EventBridge HTTP
     source's `queryString`), where values are text."""
     flags = [value for key, value in container.items() if is_dry_run_name(key)]
-    for query_field in QUERY_FIELDS:
+    for query_field in _QUERY_FIELDS:
         query = container.get(query_field)
         if isinstance(query, Mapping):
             flags.extend(query_flag(value) for key, value in query.items() if is_dry_run_name(key))
@@ -51,7 +55,7 @@ def is_dry_run_name(key: object) -> bool:
     read as ASCII."""
     if not isinstance(key, str):
         return False
-    if key.isascii():  # almost every key: a few calls in C
+    if key.isascii():  # nearly every key: no per-character normalisation needed
         return len(key) >= 6 and key.casefold().translate(_NAME_SEPARATORS) in _DRY_RUN_NAMES
     return _letters(key) in _DRY_RUN_NAMES
 
@@ -83,41 +87,42 @@ def query_flag(value: object) -> object:
 
 
 @dataclass(frozen=True)
-class OffTheWay:
-    """Something in an object's other fields that the function would not read: a dry-run
-    flag that is not false, or an object that repeats a key (the value dropped may hold
-    one). Either is refused."""
+class Unread:
+    """Something in an object's fields that may ask for a dry run the function would not
+    read, and where it is: a flag that is not false (`flag`), message text that mentions a
+    dry run but is not JSON (`text`), or an object that gives a key twice, the value dropped
+    perhaps a flag (`repeated`, with the keys)."""
 
     location: str
+    kind: Literal["flag", "text", "repeated"]
     repeated: tuple[str, ...] = ()
 
 
-def off_the_way(
+def find_unread(
     container: Mapping[str, Any], prefix: str, skip: tuple[str, ...] = ()
-) -> OffTheWay | None:
-    """What `container`'s fields (but `skip`, the way on) hold off the way to the InstanceId
-    that would be missed, or None. `prefix` is where `container` is, for the location.
+) -> Unread | None:
+    """The first thing in `container`'s fields (but those in `skip`: the one that leads on
+    to the InstanceId) that may ask for a dry run nothing reads, or None. `prefix` is where
+    `container` is, for the location.
 
-    The container's own flags are read, and so are those of a query string it carries; a
-    flag nested deeper is not, so a caller's dry run would be lost: it is refused. A false
-    one changes nothing and is let be. So is a `{"key": "DryRun", "value": "true"}` pair,
-    as Kafka headers come. Message text beside the way (Kafka `value`...) is looked into
-    too, and refused when it mentions a dry run but cannot be parsed. The walk keeps one
-    iterator per level, not one entry per value: a wide event costs no more than its
-    depth, and a deep one no recursion."""
+    The container's own flags are read, and so are those of a query string it carries.
+    Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
+    it says false. The container's message fields (Kafka `value`...) are parsed and
+    searched too. The walk keeps one iterator per level, not one entry per value: a wide
+    event costs no more than its depth, and a deep one no recursion."""
     fields = [
         (key, json_or_text(value) if key in MESSAGE_BODY_FIELDS else value)
         for key, value in container.items()
         if key not in skip
     ]
-    keys: list[Any] = []  # the key that led to each level below the container's own
+    keys: list[str | int] = []  # the key that led to each level below the container's own
     levels: list[Iterator[tuple[Any, Any]]] = [iter(fields)]
     while levels:
         for key, value in levels[-1]:
-            if _asks_unread(keys, key, value):
-                return OffTheWay(_location(prefix, [*keys, key]))
-            if isinstance(value, RepeatedKeys):
-                return OffTheWay(_location(prefix, [*keys, key]), value.repeated)
+            kind = _unread_kind(keys, key, value)
+            if kind is not None:
+                where = _location(prefix, [*keys, key])
+                return Unread(where, kind, value.repeated if kind == "repeated" else ())
             if isinstance(value, Mapping):
                 keys.append(key)
                 levels.append(iter(value.items()))
@@ -133,29 +138,33 @@ def off_the_way(
     return None
 
 
-def _asks_unread(keys: list[Any], key: Any, value: Any) -> bool:
-    """Whether `key: value`, reached through `keys`, asks for a dry run nothing reads."""
+def _unread_kind(
+    keys: list[str | int], key: str | int, value: object
+) -> Literal["flag", "text", "repeated"] | None:
+    """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
+    if isinstance(value, RepeatedKeys):
+        return "repeated"
+    if isinstance(value, Mapping) and _is_flag_pair(value):
+        return "flag"
     if not keys:
         # The container's own flags are read. Its message text was parsed before the walk:
         # text still left as text cannot be read, so it must not mention a dry run.
-        return key in MESSAGE_BODY_FIELDS and isinstance(value, str) and _mentions_dry_run(value)
-    if isinstance(value, Mapping) and _is_flag_pair(value):
-        return True
-    if len(keys) == 1 and keys[0] in QUERY_FIELDS:
-        return False  # a query string's own flags are read
-    return is_dry_run_name(key) and query_flag(value) is not False
+        if key in MESSAGE_BODY_FIELDS and isinstance(value, str) and _DRY_RUN_WORDS.search(value):
+            return "text"
+        return None
+    if len(keys) == 1 and keys[0] in _QUERY_FIELDS:
+        return None  # a query string's own flags are read
+    return "flag" if is_dry_run_name(key) and query_flag(value) is not False else None
 
 
 def _is_flag_pair(pair: Mapping[str, Any]) -> bool:
-    return is_dry_run_name(pair.get("key")) and query_flag(pair.get("value")) is not False
+    if not any(is_dry_run_name(pair.get(field)) for field in _PAIR_NAMES):
+        return False
+    value = next((pair[field] for field in _PAIR_VALUES if field in pair), None)
+    return query_flag(value) is not False
 
 
-def _mentions_dry_run(text: str) -> bool:
-    # For message text that did not parse (a byte order mark, a number too long...).
-    return _DRY_RUN_WORDS.search(text) is not None
-
-
-def _location(prefix: str, keys: list[Any]) -> str:
+def _location(prefix: str, keys: list[str | int]) -> str:
     """`data.options[0]["a.b"]`: where a value is, long keys shortened and, when still too
     long, the end kept (the last key names what was found)."""
     text = prefix.rstrip(".")

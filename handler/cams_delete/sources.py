@@ -223,7 +223,7 @@ def parse_json(data: bytes | bytearray | str) -> Any | UnrecognisedEvent:
 
 def json_or_text(data: object) -> object:
     """Text parsed when it is JSON; anything else as it is."""
-    if not isinstance(data, str | bytes):
+    if not isinstance(data, str):
         return data
     parsed = parse_json(data)
     return data if isinstance(parsed, UnrecognisedEvent) else parsed

@@ -608,14 +608,14 @@ def test_the_search_for_stray_flags_goes_deeper_than_the_recursion_limit():
     WHEN the function looks through it for a stray dry-run flag
     THEN it finds the flag, rather than failing on the depth, and shows the end of its
     location, where the flag's name is."""
-    from cams_delete.flags import off_the_way
+    from cams_delete.flags import find_unread
 
     depth = 2 * sys.getrecursionlimit()
     nested: object = {"DryRun": True}
     for _ in range(depth):
         nested = [nested]
 
-    found = off_the_way({"InstanceId": "i-1", "x": nested}, "data.")
+    found = find_unread({"InstanceId": "i-1", "x": nested}, "data.")
 
     assert found is not None
     assert found.location == "…" + ("data.x" + "[0]" * depth + ".DryRun")[-128:]
@@ -629,13 +629,13 @@ def test_the_search_for_stray_flags_takes_memory_in_proportion_to_its_depth():
     on an event of a few MB)."""
     import tracemalloc
 
-    from cams_delete.flags import off_the_way
+    from cams_delete.flags import find_unread
 
     event = {"InstanceId": "i-1", "k" * 30_000: [[] for _ in range(100_000)]}
 
     tracemalloc.start()
     try:
-        found = off_the_way(event, "")
+        found = find_unread(event, "")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -827,3 +827,51 @@ def test_a_byte_order_mark_is_named(emulator, invoke: Invoke):
     assert run.result is not None
     assert run.result["Code"] == "InvalidEvent"
     assert "byte order mark" in run.result["Message"]
+
+
+@pytest.mark.parametrize(
+    ("event", "code", "hint"),
+    [
+        pytest.param(
+            {"InstanceId": "i-1", "header": {"key": "DryRun", "value": "true"}},
+            "InvalidParameter.DryRun",
+            "the dry-run flag at header is not where one counts",
+            id="name-value-pair-on-the-object",
+        ),
+        pytest.param(
+            {"InstanceId": "i-1", "tags": [{"Name": "dry-run", "Value": "yes"}]},
+            "InvalidParameter.DryRun",
+            "the dry-run flag at tags[0] is not where one counts",
+            id="name-value-pair-in-a-tag-list",
+        ),
+        pytest.param(
+            b'{"InstanceId": "i-1", "body": "\\ufeff{\\"DryRun\\": true}"}',
+            "InvalidParameter.DryRun",
+            "body mentions a dry run but is not JSON the function can read",
+            id="unparsable-message-text",
+        ),
+        pytest.param(
+            [{"value": '{"InstanceId": "i-1"}', "body": '{"InstanceId": "i-1", "DryRun": true}'}],
+            "InvalidEvent",
+            "has value and body, and which one is the message is unknown",
+            id="two-message-fields",
+        ),
+    ],
+)
+def test_refusals_say_where_and_what_to_fix(
+    emulator, invoke: Invoke, event: object, code: str, hint: str
+):
+    """GIVEN a name/value pair that names a dry run beside the InstanceId, message text that
+    mentions one but does not parse, or a record with two message fields
+    WHEN the function receives it
+    THEN it is refused with a Code and a Message that says where the problem is, and
+    nothing is deleted."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    document = run.result["Results"][0] if "Results" in run.result else run.result
+    assert document["Code"] == code
+    assert hint in document["Message"]
+    assert emulator.journal() == []

@@ -398,14 +398,21 @@ def test_a_post_body_that_could_hide_a_dry_run_is_refused(
     assert emulator.instances() == {"i-1"}
 
 
-@pytest.mark.parametrize(("name", "value"), [("Dry-Run", "true"), ("X-Dry-Run", "1")])
-def test_a_dry_run_header_is_refused_not_ignored(emulator, invoke: Invoke, name, value):
-    """GIVEN DELETE /instances/i-1 with a header that reads as a dry run
+@pytest.mark.parametrize(
+    ("method", "name", "value"),
+    [("DELETE", "Dry-Run", "true"), ("DELETE", "X-Dry-Run", "1"), ("POST", "X-Dry-Run", "true")],
+)
+def test_a_dry_run_header_is_refused_not_ignored(emulator, invoke: Invoke, method, name, value):
+    """GIVEN DELETE /instances/i-1, or POST / naming i-1, with a header that reads as a dry run
     WHEN the request arrives
     THEN 400 InvalidParameter.DryRun pointing at ?dryRun=true, and nothing is deleted: the
     header is not read, and ignoring it would delete."""
     emulator.add_instances("i-1")
-    event = http_event()
+    if method == "POST":
+        event = http_event("POST", "/", body=json.dumps({"InstanceId": "i-1"}))
+        event["headers"]["Content-Type"] = "application/json"
+    else:
+        event = http_event()
     event["headers"][name] = value
 
     result = assert_json_response(invoke(event), 400)

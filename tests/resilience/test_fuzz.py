@@ -1010,10 +1010,15 @@ def count_objects(value: Any) -> int:
 
 @st.composite
 def flagged_events(draw: st.DrawFn) -> tuple[Any, int | None]:
-    """A sample event with a true dry-run flag (a JSON boolean, or query-string text) set on
-    one of its objects, any of them, and the index of the batch element that holds it."""
+    """A sample event with a true dry-run flag (a JSON boolean, or query-string text, under
+    its own key or as a Kafka-header-like name/value pair) set on one of its objects, any of
+    them, and the index of the batch element that holds it."""
     sample = FLAG_SAMPLES[draw(st.sampled_from(sorted(FLAG_SAMPLES)))]
-    flag = (draw(st.sampled_from(FLAG_SPELLINGS)), draw(st.sampled_from([True, "true"])))
+    name = draw(st.sampled_from(FLAG_SPELLINGS))
+    value = draw(st.sampled_from([True, "true"]))
+    flag: tuple[str, object] = draw(
+        st.sampled_from([(name, value), ("header", {"key": name, "value": value})])
+    )
     if isinstance(sample, list):
         element = draw(st.integers(0, len(sample) - 1))
         target = draw(st.integers(0, count_objects(sample[element]) - 1))
@@ -1026,8 +1031,8 @@ def flagged_events(draw: st.DrawFn) -> tuple[Any, int | None]:
 
 def test_a_dry_run_asked_for_anywhere_is_never_a_deletion(cams: CamsEmulator):
     """GIVEN a sample event (direct, CloudEvent, EventBridge HTTP source, Kafka and MNS
-    batches, RawData, timer) with
-    a true dry-run flag added to any one of its objects, inside message text too
+    batches, RawData, timer) with a true dry-run flag, or a name/value pair naming one, added
+    to any one of its objects, inside message text too
     WHEN it is invoked
     THEN the event, or the batch element holding the flag, is a dry run or is refused: on
     the way to the InstanceId the flag counts, and anywhere else it is refused, never
@@ -1044,6 +1049,8 @@ def test_a_dry_run_asked_for_anywhere_is_never_a_deletion(cams: CamsEmulator):
             document = run.result["Results"][element]
         assert_valid_result(document)
         assert document["Outcome"] in ("dry_run", "rejected"), (document, event)
+        if document["Outcome"] == "rejected":
+            assert document["Code"] in ("InvalidParameter.DryRun", "InvalidParameter.RepeatedKey")
         return str(document["Outcome"])
 
     fuzz = run_property("dry_run_anywhere", flagged_events(), check)
