@@ -220,7 +220,9 @@ def _refusal(unread: Unread, event_id: str | None = None) -> DeletionResult:
     if unread.kind == "repeated":
         return _repeated(unread.repeated, unread.location, event_id)
     if unread.kind == "text":
-        problem = f"{unread.location} mentions a dry run but is not JSON the function can read"
+        problem = (
+            f"{unread.location} mentions a dry run but is not a JSON object the function can read"
+        )
         fix = "send it as a JSON object"
     else:
         problem = (

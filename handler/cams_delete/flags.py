@@ -158,10 +158,12 @@ def _unread_kind(
 
 
 def _is_flag_pair(pair: Mapping[str, Any]) -> bool:
+    """A name/value pair whose name reads as a dry-run flag and whose value (any of them,
+    if it has two) is not false. An object with a dry-run name but no value is no pair."""
     if not any(is_dry_run_name(pair.get(field)) for field in _PAIR_NAMES):
         return False
-    value = next((pair[field] for field in _PAIR_VALUES if field in pair), None)
-    return query_flag(value) is not False
+    values = [pair[field] for field in _PAIR_VALUES if field in pair]
+    return any(query_flag(value) is not False for value in values)
 
 
 def _location(prefix: str, keys: list[str | int]) -> str:

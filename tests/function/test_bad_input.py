@@ -572,12 +572,22 @@ def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
         {"InstanceId": "i-1", "queries": [{"dryRun": "false"}]},
         {"InstanceId": "i-1", "body": "laundry run, not JSON"},
         {"InstanceId": "i-1", "comment": "retired after a dry run last week"},
+        {"InstanceId": "i-1", "Instance": {"Name": "dry-run", "Status": "Running"}},
+        {"InstanceId": "i-1", "headers": [{"key": "Dry-Run", "value": "false"}]},
     ],
-    ids=["false", "false-as-text", "text-not-about-a-dry-run", "text-that-is-no-message"],
+    ids=[
+        "false",
+        "false-as-text",
+        "text-not-about-a-dry-run",
+        "text-that-is-no-message",
+        "a-name-without-a-value",
+        "a-pair-that-says-false",
+    ],
 )
 def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
-    """GIVEN an event with, off the way to the InstanceId, a dry-run flag that says false,
-    message text that is not JSON and does not mention a dry run, or other text that does
+    """GIVEN an event with, off the way to the InstanceId, a dry-run flag or name/value pair
+    that says false, an object named dry-run with no value, message text that is not JSON
+    and does not mention a dry run, or other text that does
     WHEN the function receives it
     THEN the instance is deleted: only flags, and message text, are read for a dry run."""
     emulator.add_instances("i-1")
@@ -845,9 +855,15 @@ def test_a_byte_order_mark_is_named(emulator, invoke: Invoke):
             id="name-value-pair-in-a-tag-list",
         ),
         pytest.param(
+            {"InstanceId": "i-1", "h": {"key": "DryRun", "value": "false", "Value": "true"}},
+            "InvalidParameter.DryRun",
+            "the dry-run flag at h is not where one counts",
+            id="pair-with-two-values-one-true",
+        ),
+        pytest.param(
             b'{"InstanceId": "i-1", "body": "\\ufeff{\\"DryRun\\": true}"}',
             "InvalidParameter.DryRun",
-            "body mentions a dry run but is not JSON the function can read",
+            "body mentions a dry run but is not a JSON object the function can read",
             id="unparsable-message-text",
         ),
         pytest.param(
