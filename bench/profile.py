@@ -17,6 +17,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench import measure, package
@@ -31,14 +33,19 @@ def _credential(credentials: Credentials) -> Credential:
     )
 
 
-def imports(top: int) -> None:
+@contextmanager
+def _packaged_target() -> Iterator[measure.Target]:
+    """The unpacked package and an emulator that knows the role's keys, for one profile."""
     credentials = Credentials()
     with (
         tempfile.TemporaryDirectory(prefix="cams-bench-") as tmp,
         CamsEmulator(credentials=[_credential(credentials)]) as emulator,
     ):
-        pkg = package.prepare(Path(tmp))
-        target = measure.Target(pkg, emulator, credentials, Path(tmp))
+        yield measure.Target(package.prepare(Path(tmp)), emulator, credentials, Path(tmp))
+
+
+def imports(top: int) -> None:
+    with _packaged_target() as target:
         rows = {name: measure.importtime_rows(target, name) for name in ("handler", "bare")}
     for name, found in rows.items():
         print(f"{name}: {len(found)} modules imported")
@@ -59,15 +66,9 @@ def imports(top: int) -> None:
 
 
 def stages() -> None:
-    credentials = Credentials()
-    with (
-        tempfile.TemporaryDirectory(prefix="cams-bench-") as tmp,
-        CamsEmulator(credentials=[_credential(credentials)]) as emulator,
-    ):
-        pkg = package.prepare(Path(tmp))
-        target = measure.Target(pkg, emulator, credentials, Path(tmp))
+    with _packaged_target() as target:
         costs = measure.stages(target)
-    print(f"the handler's own time, {pkg.runtime}, µs (best of 7 loops unless noted):")
+    print(f"the handler's own time, {target.package.runtime}, µs (best of 7 loops unless noted):")
     for name, micros in costs.items():
         print(f"  {micros:8.1f}  {name}")
 

@@ -28,7 +28,7 @@ from cams_local.fc import (
     Python312Context,
     credential_environment,
 )
-from tests.conftest import assert_valid_result
+from tests.conftest import Invocation, assert_valid_result
 from tests.resilience.conftest import (
     add_credentials,
     assert_no_secrets,
@@ -302,6 +302,17 @@ def role_context() -> Python310Context:
     return Python310Context(credentials=KEYS[0], function=function_meta())
 
 
+def delete_batch_with_latency(
+    emu: CamsEmulator, ids: list[str], hold_s: float
+) -> tuple[Invocation, float]:
+    """A batch deleting `ids`, CAMS holding every request `hold_s`: the run, and its seconds."""
+    emu.reset(ids)
+    emu.add_fault(Fault("latency", delay_s=hold_s, times=None))
+    started = time.monotonic()
+    run = call_handler(batch_of(ids), role_context(), ALL_SECRETS)
+    return run, time.monotonic() - started
+
+
 def test_max_concurrency_bounds_the_requests_in_flight(
     emu: CamsEmulator, monkeypatch: pytest.MonkeyPatch
 ):
@@ -312,12 +323,8 @@ def test_max_concurrency_bounds_the_requests_in_flight(
     monkeypatch.setenv("MAX_CONCURRENCY", "2")
     hold_s = 0.15
     ids = [f"bounded-{n:02d}" for n in range(10)]
-    emu.reset(ids)
-    emu.add_fault(Fault("latency", delay_s=hold_s, times=None))
 
-    started = time.monotonic()
-    run = call_handler(batch_of(ids), role_context(), ALL_SECRETS)
-    elapsed = time.monotonic() - started
+    run, elapsed = delete_batch_with_latency(emu, ids, hold_s)
 
     assert run.result is not None
     assert run.result["Counts"]["deleted"] == 10
@@ -337,12 +344,8 @@ def test_a_full_batch_runs_in_parallel_and_deletes_everything(
     more and the whole batch is refused without a call."""
     hold_s = 0.02
     ids = [f"full-{n:03d}" for n in range(100)]
-    emu.reset(ids)
-    emu.add_fault(Fault("latency", delay_s=hold_s, times=None))
 
-    started = time.monotonic()
-    run = call_handler(batch_of(ids), role_context(), ALL_SECRETS)
-    elapsed = time.monotonic() - started
+    run, elapsed = delete_batch_with_latency(emu, ids, hold_s)
 
     assert run.result is not None
     assert_valid_result(run.result)
