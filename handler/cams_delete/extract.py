@@ -203,8 +203,8 @@ def _cloud_event_data(raw: Mapping[str, Any], event_id: str | None) -> object:
             decoded = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
         except (binascii.Error, ValueError):
             decoded = b""
-        parsed = parse_json(decoded) if decoded else None
-        if parsed is None or isinstance(parsed, UnrecognisedEvent):
+        parsed = parse_json(decoded)  # b"" too: reported as empty
+        if isinstance(parsed, UnrecognisedEvent):
             return rejected(
                 None,
                 "InvalidEvent",

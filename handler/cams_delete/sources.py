@@ -170,9 +170,9 @@ class RepeatedKeys(dict[str, Any]):
     """A JSON object that names a key more than once.
 
     json.loads keeps the last value without a word, other parsers the first: which one the
-    sender meant is unknown, so every object the function reads from on the way to an
-    InstanceId is refused when it is one of these (`{"DryRun": true, "DryRun": false}`
-    must not delete). It still reads like json.loads' dict, last value winning."""
+    sender meant is unknown, so an object the function reads for an InstanceId or a dry-run
+    flag is refused when it is one of these (`{"DryRun": true, "DryRun": false}` must not
+    delete). It still reads like json.loads' dict, last value winning."""
 
     def __init__(self, pairs: list[tuple[str, Any]]) -> None:
         super().__init__(pairs)
