@@ -57,7 +57,11 @@ class Sdk:
 @functools.cache
 def load_sdk() -> Sdk:
     """Import the SDK (about 575 modules); `initialize` calls this so invocations don't."""
-    with startup.bulk_import(freeze=True):
+    # darabonba names aiohttp's ClientResponse and ClientSession at import, in annotations only.
+    with (
+        startup.bulk_import(freeze=True),
+        startup.deferred_import("aiohttp", stand_ins=("ClientResponse", "ClientSession")),
+    ):
         from alibabacloud_cams20200606.client import Client  # noqa: PLC0415
         from alibabacloud_cams20200606.models import DeleteInstanceRequest  # noqa: PLC0415
         from alibabacloud_tea_openapi.utils_models import Config  # noqa: PLC0415

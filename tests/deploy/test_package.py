@@ -252,6 +252,8 @@ DRIVER = textwrap.dedent(
     )
     index.initialize(context)
     result = index.handler(b'{"InstanceId": "i-pkg-1"}', context)
+    # Before the listing below: reading a module's __file__ loads a deferred one.
+    aiohttp_loaded = "aiohttp.connector" in sys.modules
     files = sorted(
         {m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
     )
@@ -260,6 +262,7 @@ DRIVER = textwrap.dedent(
         json.dump(
             {
                 "result": result,
+                "aiohttp_loaded": aiohttp_loaded,
                 "files": files,
                 "stdlib": [paths["stdlib"], paths["platstdlib"]],
                 "flags": [sys.flags.isolated, sys.flags.no_site],
@@ -315,6 +318,8 @@ def test_the_package_serves_an_event_under_the_target_runtime(
     report = json.loads(out.read_text())
     assert report["version"] == [3, 10]
     assert report["flags"] == [1, 1]
+    # The SDK's async transport, never used by the function, is not loaded (cold start).
+    assert report["aiohttp_loaded"] is False
 
     result = report["result"]
     assert {

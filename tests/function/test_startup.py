@@ -1,0 +1,238 @@
+"""Cold start: a module the SDK imports but never uses is loaded on first use, not at
+import, and loads for real, once, the moment anything does use it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cams_delete import startup
+from cams_emulator import CamsEmulator, Credential
+from tests.conftest import ROOT
+
+# A module that records each time its body runs, a submodule, and an importer written
+# the way darabonba is: names from it at import only in annotations, uses it later.
+PROBE = """\
+from pathlib import Path
+
+with Path(__file__).with_name("loads").open("a") as loads:
+    loads.write("loaded\\n")
+
+
+class ClientSession:
+    pass
+
+
+VALUE = 42
+"""
+IMPORTER = """\
+import {name}
+from {name} import ClientSession
+
+
+def open_session(session: {name}.ClientSession) -> ClientSession:
+    return session
+
+
+def value():
+    return {name}.VALUE
+"""
+
+
+@dataclass
+class Probe:
+    name: str
+    importer: str
+    directory: Path
+
+    def loads(self) -> int:
+        loads = self.directory / "loads"
+        return len(loads.read_text().splitlines()) if loads.exists() else 0
+
+
+@pytest.fixture
+def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Probe]:
+    name = f"probe_{uuid.uuid4().hex}"
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text(PROBE)
+    (package / "sub.py").write_text('SUB = "sub"\n')
+    (tmp_path / f"{name}_importer.py").write_text(IMPORTER.format(name=name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield Probe(name, f"{name}_importer", package)
+    for module in [m for m in sys.modules if m.startswith(name)]:
+        del sys.modules[module]
+
+
+def import_deferred(probe: Probe) -> object:
+    with startup.deferred_import(probe.name, stand_ins=("ClientSession",)):
+        return importlib.import_module(probe.importer)
+
+
+def test_an_import_that_only_names_the_module_does_not_load_it(probe: Probe):
+    """GIVEN a module deferred while an importer that names it in annotations is imported
+    WHEN the import is done
+    THEN the module's body has not run, and the names read are stand-ins."""
+    importer = import_deferred(probe)
+
+    assert probe.loads() == 0
+    assert isinstance(sys.modules[probe.name], startup.DeferredModule)
+    stand_in = importer.ClientSession  # type: ignore[attr-defined]
+    assert stand_in.__module__ == probe.name
+    assert stand_in.__qualname__ == "ClientSession"
+
+
+def test_the_first_use_loads_the_real_module_once(probe: Probe):
+    """GIVEN a deferred module
+    WHEN the importer uses it, twice
+    THEN the real module is loaded once, serves the value, and replaces the stand-in."""
+    importer = import_deferred(probe)
+
+    assert importer.value() == 42  # type: ignore[attr-defined]
+    assert importer.value() == 42  # type: ignore[attr-defined]
+
+    assert probe.loads() == 1
+    real = sys.modules[probe.name]
+    assert not isinstance(real, startup.DeferredModule)
+    assert Path(real.__file__ or "").parent == probe.directory
+    deferred = importer.__dict__[probe.name]
+    assert deferred.ClientSession is real.ClientSession  # later reads are the real class
+
+
+def test_a_name_read_during_the_import_loads_the_real_module(probe: Probe):
+    """GIVEN a module being deferred
+    WHEN something reads a name that has no stand-in before the import is done
+    THEN it gets the real value: an unexpected use costs time, never correctness."""
+    with startup.deferred_import(probe.name, stand_ins=("ClientSession",)):
+        value = sys.modules[probe.name].VALUE
+
+    assert value == 42
+    assert probe.loads() == 1
+
+
+def test_import_system_probes_during_the_import_do_not_load_it(probe: Probe):
+    """GIVEN a module being deferred
+    WHEN `from module import name` looks for `__path__` (and others for `__spec__`)
+    THEN those are missing while the import runs, found on the real module after it."""
+    with startup.deferred_import(probe.name, stand_ins=("ClientSession",)):
+        deferred = sys.modules[probe.name]
+        assert not hasattr(deferred, "__path__")
+        assert not hasattr(deferred, "__spec__")
+        assert probe.loads() == 0
+
+    assert deferred.__spec__ is not None
+    assert deferred.__spec__.name == probe.name
+    assert probe.loads() == 1
+
+
+def test_a_submodule_imports_after_the_import(probe: Probe):
+    """GIVEN a deferred module
+    WHEN one of its submodules is imported
+    THEN the package loads for real and the submodule with it."""
+    import_deferred(probe)
+
+    sub = importlib.import_module(f"{probe.name}.sub")
+
+    assert sub.SUB == "sub"
+    assert probe.loads() == 1
+
+
+def test_a_module_already_imported_is_left_alone(probe: Probe):
+    """GIVEN a module imported before
+    WHEN an import defers it
+    THEN the module in sys.modules is the same one, and its body ran once."""
+    real = importlib.import_module(probe.name)
+
+    import_deferred(probe)
+
+    assert sys.modules[probe.name] is real
+    assert probe.loads() == 1
+
+
+def test_concurrent_first_uses_load_it_once(probe: Probe):
+    """GIVEN a deferred module
+    WHEN eight threads use it at the same moment
+    THEN each gets the real value and the module's body runs once."""
+    importer = import_deferred(probe)
+    start = threading.Barrier(8)
+    values: list[int] = []
+
+    def use() -> None:
+        start.wait()
+        values.append(importer.value())  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert values == [42] * 8
+    assert probe.loads() == 1
+
+
+# The function's own import in a fresh interpreter: the test process may have loaded
+# aiohttp already, and then nothing is deferred.
+SDK_DRIVER = textwrap.dedent(
+    """
+    import asyncio, json, sys
+
+    HANDLER, ENDPOINT, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+    sys.path.insert(0, HANDLER)
+    from cams_delete import cams
+
+    sdk = cams.load_sdk()
+    report = {"after_import": "aiohttp.connector" in sys.modules}
+    client = sdk.client(sdk.config(
+        access_key_id="AKID", access_key_secret="secret", endpoint=ENDPOINT,
+        protocol="http", region_id="ap-southeast-1",
+    ))
+    runtime = sdk.runtime_options(autoretry=False)
+    sync = client.delete_instance_with_options(sdk.delete_request(instance_id="i-sync"), runtime)
+    report["sync"] = [sync.body.code, "aiohttp.connector" in sys.modules]
+    call = client.delete_instance_with_options_async(
+        sdk.delete_request(instance_id="i-async"), runtime
+    )
+    answer = asyncio.run(call)
+    report["async"] = [answer.body.code, "aiohttp.connector" in sys.modules]
+    with open(OUT, "w") as out:
+        json.dump(report, out)
+    """
+)
+
+
+def test_the_sdk_loads_aiohttp_only_for_an_async_call(tmp_path: Path):
+    """GIVEN a fresh interpreter that imports the SDK the way the function does
+    WHEN it deletes one instance with the sync call, then one with the async call
+    THEN aiohttp is not loaded by the import or the sync call, and the async call loads
+    it and works (the stand-ins do not leak into the SDK's async transport)."""
+    out = tmp_path / "report.json"
+    credential = Credential("AKID", "secret")
+    with CamsEmulator(credentials=[credential], instances=["i-sync", "i-async"]) as emulator:
+        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        arguments = [str(ROOT / "handler"), emulator.endpoint, str(out)]
+        child = subprocess.run(
+            [sys.executable, "-I", "-c", SDK_DRIVER, *arguments],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert child.returncode == 0, child.stderr
+        remaining = emulator.instances()
+
+    report = json.loads(out.read_text())
+    assert report == {"after_import": False, "sync": ["OK", False], "async": ["OK", True]}
+    assert remaining == set()
