@@ -35,12 +35,13 @@ def bulk_import(*, freeze: bool = False) -> Iterator[None]:
 
 
 class DeferredModule(types.ModuleType):
-    """Stands in `sys.modules` for a module that is imported for real on first use.
+    """A module imported for real on first use, by the modules that imported it deferred.
 
-    While the import that defers it runs, the names in `stand_ins` resolve to empty
-    classes (for modules that only name them in annotations) and dunder names are
-    missing, so the import system's probes (`__path__`, `__spec__`) do not load it. Any
-    other name, then or later, imports the real module and is served from it.
+    While the import that defers it runs, it stands in `sys.modules`: the names in
+    `stand_ins` resolve to empty classes (for modules that only name them in annotations,
+    where they stay) and dunder names are missing, so the import system's probes
+    (`__path__`, `__spec__`) do not load it; a submodule import or `find_spec` of it fails
+    then. Any other name, then or later, imports the real module and is served from it.
     """
 
     def __init__(self, name: str, stand_ins: Iterable[str]) -> None:
@@ -52,7 +53,7 @@ class DeferredModule(types.ModuleType):
             stand_in: type(stand_in, (), {"__module__": name}) for stand_in in stand_ins
         }
         self._deferred_real: types.ModuleType | None = None
-        self._deferred_lock = threading.Lock()
+        self._deferred_lock = threading.RLock()
 
     def __getattr__(self, attribute: str) -> Any:
         stand_ins = self._deferred_stand_ins
@@ -63,17 +64,20 @@ class DeferredModule(types.ModuleType):
                 raise AttributeError(attribute)
         return getattr(self._deferred_load(), attribute)
 
-    def _deferred_end(self) -> None:
-        self._deferred_stand_ins = None
-
     def _deferred_load(self) -> types.ModuleType:
-        with self._deferred_lock:
+        with self._deferred_lock:  # one thread leaves sys.modules and imports
             if self._deferred_real is None:
-                self._deferred_stand_ins = None
-                if sys.modules.get(self.__name__) is self:
-                    del sys.modules[self.__name__]
+                self._deferred_end()
                 self._deferred_real = importlib.import_module(self.__name__)
             return self._deferred_real
+
+    def _deferred_end(self) -> None:
+        """Stop standing in: later imports of the module, or of its submodules, are
+        ordinary ones (a package's submodule must not load twice, once through us)."""
+        with self._deferred_lock:
+            self._deferred_stand_ins = None
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
 
 
 @contextlib.contextmanager

@@ -252,7 +252,6 @@ DRIVER = textwrap.dedent(
     )
     index.initialize(context)
     result = index.handler(b'{"InstanceId": "i-pkg-1"}', context)
-    # Before the listing below: reading a module's __file__ loads a deferred one.
     aiohttp_loaded = "aiohttp.connector" in sys.modules
     files = sorted(
         {m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)}

@@ -26,15 +26,23 @@ from tests.conftest import ROOT
 PROBE = """\
 from pathlib import Path
 
+from .client import ClientSession
+
 with Path(__file__).with_name("loads").open("a") as loads:
+    loads.write("loaded\\n")
+
+VALUE = 42
+"""
+# A submodule the package imports itself, as aiohttp's __init__ imports aiohttp.client.
+CLIENT = """\
+from pathlib import Path
+
+with Path(__file__).with_name("client_loads").open("a") as loads:
     loads.write("loaded\\n")
 
 
 class ClientSession:
     pass
-
-
-VALUE = 42
 """
 IMPORTER = """\
 import {name}
@@ -56,8 +64,8 @@ class Probe:
     importer: str
     directory: Path
 
-    def loads(self) -> int:
-        loads = self.directory / "loads"
+    def loads(self, of: str = "loads") -> int:
+        loads = self.directory / of
         return len(loads.read_text().splitlines()) if loads.exists() else 0
 
 
@@ -67,6 +75,7 @@ def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Probe]:
     package = tmp_path / name
     package.mkdir()
     (package / "__init__.py").write_text(PROBE)
+    (package / "client.py").write_text(CLIENT)
     (package / "sub.py").write_text('SUB = "sub"\n')
     (tmp_path / f"{name}_importer.py").write_text(IMPORTER.format(name=name))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -83,11 +92,13 @@ def import_deferred(probe: Probe) -> object:
 def test_an_import_that_only_names_the_module_does_not_load_it(probe: Probe):
     """GIVEN a module deferred while an importer that names it in annotations is imported
     WHEN the import is done
-    THEN the module's body has not run, and the names read are stand-ins."""
+    THEN the module's body has not run, the names read are stand-ins, and the importer
+    holds the deferred module, which no longer stands in sys.modules."""
     importer = import_deferred(probe)
 
     assert probe.loads() == 0
-    assert isinstance(sys.modules[probe.name], startup.DeferredModule)
+    assert isinstance(importer.__dict__[probe.name], startup.DeferredModule)
+    assert probe.name not in sys.modules
     stand_in = importer.ClientSession  # type: ignore[attr-defined]
     assert stand_in.__module__ == probe.name
     assert stand_in.__qualname__ == "ClientSession"
@@ -148,6 +159,21 @@ def test_a_submodule_imports_after_the_import(probe: Probe):
     assert probe.loads() == 1
 
 
+def test_a_submodule_the_package_imports_loads_once(probe: Probe):
+    """GIVEN a deferred package whose __init__ imports one of its submodules
+    WHEN that submodule is imported by name before anything used the package
+    THEN the submodule's body runs once, and the package and the deferred module serve
+    the same class."""
+    importer = import_deferred(probe)
+
+    client = importlib.import_module(f"{probe.name}.client")
+
+    assert probe.loads("client_loads") == 1
+    assert probe.loads() == 1
+    assert client.ClientSession is sys.modules[probe.name].ClientSession
+    assert client.ClientSession is importer.__dict__[probe.name].ClientSession
+
+
 def test_a_module_already_imported_is_left_alone(probe: Probe):
     """GIVEN a module imported before
     WHEN an import defers it
@@ -163,7 +189,8 @@ def test_a_module_already_imported_is_left_alone(probe: Probe):
 def test_concurrent_first_uses_load_it_once(probe: Probe):
     """GIVEN a deferred module
     WHEN eight threads use it at the same moment
-    THEN each gets the real value and the module's body runs once."""
+    THEN each gets the real value and the module's body runs once (and the module in
+    sys.modules is the one they were served from)."""
     importer = import_deferred(probe)
     start = threading.Barrier(8)
     values: list[int] = []
@@ -180,6 +207,7 @@ def test_concurrent_first_uses_load_it_once(probe: Probe):
 
     assert values == [42] * 8
     assert probe.loads() == 1
+    assert importer.__dict__[probe.name].VALUE is sys.modules[probe.name].VALUE
 
 
 # The function's own import in a fresh interpreter: the test process may have loaded
