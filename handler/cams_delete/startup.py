@@ -84,9 +84,7 @@ class DeferredModule(types.ModuleType):
 def deferred_import(name: str, *, stand_ins: Iterable[str] = ()) -> Iterator[None]:
     """Let the modules imported inside import `name` without loading it until used.
 
-    The SDK imports aiohttp for an async transport the function never uses (the sync
-    calls go through requests): about a third of the cold start and 8 MB. A module
-    already imported is left as it is.
+    A module already imported is left as it is.
     """
     if name in sys.modules:
         yield
