@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from cams_delete import startup
-from cams_emulator import CamsEmulator, Credential
-from tests.conftest import ROOT
+from cams_emulator import CamsEmulator
+from tests.conftest import ROLE, ROOT
 
 # A module that records each time its body runs, a submodule, and an importer written
 # the way darabonba is: names from it at import only in annotations, uses it later.
@@ -216,15 +216,15 @@ SDK_DRIVER = textwrap.dedent(
     """
     import asyncio, json, sys
 
-    HANDLER, ENDPOINT, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+    HANDLER, ENDPOINT, OUT, KEY_ID, SECRET, TOKEN = sys.argv[1:7]
     sys.path.insert(0, HANDLER)
     from cams_delete import cams
 
     sdk = cams.load_sdk()
     report = {"after_import": "aiohttp.connector" in sys.modules}
     client = sdk.client(sdk.config(
-        access_key_id="AKID", access_key_secret="secret", endpoint=ENDPOINT,
-        protocol="http", region_id="ap-southeast-1",
+        access_key_id=KEY_ID, access_key_secret=SECRET, security_token=TOKEN,
+        endpoint=ENDPOINT, protocol="http", region_id="ap-southeast-1",
     ))
     runtime = sdk.runtime_options(autoretry=False)
     sync = client.delete_instance_with_options(sdk.delete_request(instance_id="i-sync"), runtime)
@@ -240,27 +240,27 @@ SDK_DRIVER = textwrap.dedent(
 )
 
 
-def test_the_sdk_loads_aiohttp_only_for_an_async_call(tmp_path: Path):
+def test_the_sdk_loads_aiohttp_only_for_an_async_call(emulator: CamsEmulator, tmp_path: Path):
     """GIVEN a fresh interpreter that imports the SDK the way the function does
     WHEN it deletes one instance with the sync call, then one with the async call
     THEN aiohttp is not loaded by the import or the sync call, and the async call loads
     it and works (the stand-ins do not leak into the SDK's async transport)."""
+    emulator.add_instances("i-sync", "i-async")
     out = tmp_path / "report.json"
-    credential = Credential("AKID", "secret")
-    with CamsEmulator(credentials=[credential], instances=["i-sync", "i-async"]) as emulator:
-        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-        arguments = [str(ROOT / "handler"), emulator.endpoint, str(out)]
-        child = subprocess.run(
-            [sys.executable, "-I", "-c", SDK_DRIVER, *arguments],
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        assert child.returncode == 0, child.stderr
-        remaining = emulator.instances()
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    keys = [ROLE.access_key_id, ROLE.access_key_secret, ROLE.security_token or ""]
+    arguments = [str(ROOT / "handler"), emulator.endpoint, str(out), *keys]
 
+    child = subprocess.run(
+        [sys.executable, "-I", "-c", SDK_DRIVER, *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert child.returncode == 0, child.stderr
     report = json.loads(out.read_text())
     assert report == {"after_import": False, "sync": ["OK", False], "async": ["OK", True]}
-    assert remaining == set()
+    assert emulator.instances() == set()
