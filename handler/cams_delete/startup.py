@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import importlib.machinery
+import importlib.util
+import re
 import sys
 import threading
 import types
@@ -95,3 +98,94 @@ def deferred_import(name: str, *, stand_ins: Iterable[str] = ()) -> Iterator[Non
         yield
     finally:
         module._deferred_end()
+
+
+# The lines an __init__ that only re-exports its submodules' names is made of.
+_REEXPORT = re.compile(r"from \.(\w+) import (\w+(?:, \w+)*)")
+_ALL_ITEM = re.compile(r"\s+(\w+|'\w+'|\"\w+\"),?")
+
+
+def reexported_names(source: str) -> dict[str, str] | None:
+    """Name -> submodule, for an __init__ that does nothing but `from .sub import Name`
+    (and `__all__`); None when it does anything else, which must then run as it is."""
+    names: dict[str, str] = {}
+    in_all = False
+    for raw_line in source.splitlines():
+        line = raw_line.rstrip()
+        if in_all:
+            if line == "]":
+                in_all = False
+            elif not _ALL_ITEM.fullmatch(line):
+                return None
+        elif not line or line.startswith("#") or line == "from __future__ import annotations":
+            continue
+        elif line == "__all__ = [":
+            in_all = True
+        elif match := _REEXPORT.fullmatch(line):
+            names.update(dict.fromkeys(match[2].split(", "), match[1]))
+        else:
+            return None
+    return None if in_all or not names else names
+
+
+class LazyPackage(types.ModuleType):
+    """A package whose __init__ only re-exports names: a name's submodule is imported when
+    the name is first read. Any other name runs the real __init__ first, so what is read
+    never differs from an ordinary import; only when the work is done does."""
+
+    _lazy_submodules: dict[str, str]
+    _lazy_loader: Any
+    _lazy_init_lock: threading.Lock
+    _lazy_init_done: bool
+
+    @classmethod
+    def from_spec(
+        cls, spec: importlib.machinery.ModuleSpec, submodules: dict[str, str]
+    ) -> LazyPackage:
+        module = importlib.util.module_from_spec(spec)  # __path__ and __spec__, not run
+        module.__class__ = cls
+        assert isinstance(module, cls)
+        module._lazy_submodules = submodules
+        module._lazy_loader = spec.loader
+        module._lazy_init_lock = threading.Lock()
+        module._lazy_init_done = False
+        return module
+
+    def __getattr__(self, attribute: str) -> Any:
+        submodule = self._lazy_submodules.get(attribute)
+        if submodule is not None:
+            value = getattr(importlib.import_module(f".{submodule}", self.__name__), attribute)
+            setattr(self, attribute, value)  # read once; later reads are ordinary
+            return value
+        self._lazy_run_init()
+        try:
+            return self.__dict__[attribute]
+        except KeyError:
+            raise AttributeError(
+                f"module {self.__name__!r} has no attribute {attribute!r}"
+            ) from None
+
+    def _lazy_run_init(self) -> None:
+        with self._lazy_init_lock:
+            if not self._lazy_init_done:
+                self._lazy_init_done = True
+                self._lazy_loader.exec_module(self)
+
+
+def import_lazily(name: str) -> types.ModuleType:
+    """Import the package `name` as a LazyPackage when its __init__ only re-exports its
+    submodules' names; otherwise, or when it is imported already, as usual."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)  # imports the parent package
+    get_source = getattr(spec.loader, "get_source", None) if spec is not None else None
+    source = get_source(name) if get_source is not None else None
+    submodules = reexported_names(source) if isinstance(source, str) else None
+    if spec is None or spec.submodule_search_locations is None or submodules is None:
+        return importlib.import_module(name)
+    module = LazyPackage.from_spec(spec, submodules)
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
+    return module

@@ -253,6 +253,7 @@ DRIVER = textwrap.dedent(
     index.initialize(context)
     result = index.handler(b'{"InstanceId": "i-pkg-1"}', context)
     aiohttp_loaded = "aiohttp.connector" in sys.modules
+    models = sorted(m for m in sys.modules if m.startswith("alibabacloud_cams20200606.models."))
     files = sorted(
         {m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
     )
@@ -262,6 +263,7 @@ DRIVER = textwrap.dedent(
             {
                 "result": result,
                 "aiohttp_loaded": aiohttp_loaded,
+                "models": models,
                 "files": files,
                 "stdlib": [paths["stdlib"], paths["platstdlib"]],
                 "flags": [sys.flags.isolated, sys.flags.no_site],
@@ -319,6 +321,11 @@ def test_the_package_serves_an_event_under_the_target_runtime(
     assert report["flags"] == [1, 1]
     # The SDK's async transport, never used by the function, is not loaded (cold start).
     assert report["aiohttp_loaded"] is False
+    # Nor are the models of every other CAMS API: DeleteInstance's three only.
+    assert report["models"] == [
+        f"alibabacloud_cams20200606.models._delete_instance_{name}"
+        for name in ("request", "response", "response_body")
+    ]
 
     result = report["result"]
     assert {

@@ -1,5 +1,6 @@
-"""Cold start: a module the SDK imports but never uses is loaded on first use, not at
-import, and loads for real, once, the moment anything does use it."""
+"""Cold start: what the SDK imports but the function never uses is loaded on first use,
+not at import, and loads for real, once, the moment anything does use it: a module
+(aiohttp), and the submodules of a package that only re-exports their names (the models)."""
 
 from __future__ import annotations
 
@@ -210,6 +211,215 @@ def test_concurrent_first_uses_load_it_once(probe: Probe):
     assert importer.__dict__[probe.name].VALUE is sys.modules[probe.name].VALUE
 
 
+# A package whose __init__ only re-exports, written the way the SDK's models package is;
+# its submodules record each run of their bodies and read each other through the package.
+LAZY_INIT = """\
+# -*- coding: utf-8 -*-
+# This file is auto-generated, don't edit it. Thanks.
+from __future__ import annotations
+
+from ._first import First
+from ._second import Second, SecondPart
+
+__all__ = [
+    First,
+    Second,
+    SecondPart,
+]
+"""
+LAZY_FIRST = """\
+from pathlib import Path
+
+import {name} as package
+
+with Path(__file__).with_name("_first_loads").open("a") as loads:
+    loads.write("loaded\\n")
+
+
+class First:
+    def second(self):
+        return package.Second
+"""
+LAZY_SECOND = """\
+from pathlib import Path
+
+with Path(__file__).with_name("_second_loads").open("a") as loads:
+    loads.write("loaded\\n")
+
+
+class Second:
+    pass
+
+
+class SecondPart:
+    pass
+"""
+
+
+@dataclass
+class LazyProbe:
+    name: str
+    directory: Path
+
+    def loads(self, module: str) -> int:
+        loads = self.directory / f"{module}_loads"
+        return len(loads.read_text().splitlines()) if loads.exists() else 0
+
+
+@pytest.fixture
+def lazy_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LazyProbe]:
+    name = f"lazy_probe_{uuid.uuid4().hex}"
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text(LAZY_INIT)
+    # A submodule imports the package at its top, as the SDK's models do.
+    (package / "_first.py").write_text(LAZY_FIRST.format(name=name))
+    (package / "_second.py").write_text(LAZY_SECOND)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield LazyProbe(name, package)
+    for module in [m for m in sys.modules if m.startswith(name)]:
+        del sys.modules[module]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("from ._a import A\nVALUE = 1\n", id="an assignment"),
+        pytest.param("from ._a import A\nregister(A)\n", id="a call"),
+        pytest.param("import os\nfrom ._a import A\n", id="an absolute import"),
+        pytest.param("from ._a import A as B\n", id="a renaming import"),
+        pytest.param("from ._a import (\n    A,\n)\n", id="a parenthesised import"),
+        pytest.param("if True:\n    from ._a import A\n", id="a block"),
+        pytest.param("from ._a import A\n__all__ = [\n    A,\n", id="an unclosed __all__"),
+        pytest.param("from ._a import A\n__all__ = [\n    f(A),\n]\n", id="a call in __all__"),
+        pytest.param("# nothing but a comment\n", id="no names"),
+    ],
+)
+def test_an_init_that_does_anything_else_is_not_read_as_reexports(source: str):
+    """GIVEN an __init__ with a line that is not a re-export, a comment or __all__
+    WHEN it is read
+    THEN it is not taken for re-exports: skipping it could skip what it does."""
+    assert startup.reexported_names(source) is None
+
+
+def test_reexports_are_read_name_by_name():
+    """GIVEN an __init__ written the way the SDK's models package is
+    WHEN it is read
+    THEN every name maps to the submodule that defines it."""
+    assert startup.reexported_names(LAZY_INIT) == {
+        "First": "_first",
+        "Second": "_second",
+        "SecondPart": "_second",
+    }
+
+
+def test_a_lazy_package_imports_no_submodule_until_a_name_is_read(lazy_probe: LazyProbe):
+    """GIVEN a package that only re-exports, imported lazily
+    WHEN nothing is read from it
+    THEN none of its submodules has run, and it stands in sys.modules as a package."""
+    package = startup.import_lazily(lazy_probe.name)
+
+    assert isinstance(package, startup.LazyPackage)
+    assert sys.modules[lazy_probe.name] is package
+    assert package.__path__ == [str(lazy_probe.directory)]
+    assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (0, 0)
+
+
+def test_reading_a_name_imports_its_submodule_once(lazy_probe: LazyProbe):
+    """GIVEN a lazy package
+    WHEN one name is imported from it twice
+    THEN only that name's submodule runs, once, and the name is the submodule's class."""
+    startup.import_lazily(lazy_probe.name)
+
+    first = importlib.import_module(lazy_probe.name).First
+    again = importlib.import_module(lazy_probe.name).First
+
+    assert first is again is sys.modules[f"{lazy_probe.name}._first"].First
+    assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (1, 0)
+
+
+def test_a_submodule_reads_its_siblings_through_the_package(lazy_probe: LazyProbe):
+    """GIVEN a lazy package whose submodule names a sibling's class through the package
+    WHEN that class is used
+    THEN the sibling is imported then, once, and serves the same class."""
+    package = startup.import_lazily(lazy_probe.name)
+
+    second = package.First().second()
+
+    assert second is sys.modules[f"{lazy_probe.name}._second"].Second
+    assert second is package.Second
+    assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (1, 1)
+
+
+def test_any_other_name_runs_the_real_init(lazy_probe: LazyProbe):
+    """GIVEN a lazy package, one of whose names was read
+    WHEN a name it does not re-export is read (__all__, or one it does not have)
+    THEN its real __init__ runs, once: __all__ is what an ordinary import gives, each
+    submodule ran once, and a missing name is missing."""
+    package = startup.import_lazily(lazy_probe.name)
+    first = package.First
+
+    everything = package.__all__
+
+    assert everything == [first, package.Second, package.SecondPart]
+    assert not hasattr(package, "Third")
+    assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (1, 1)
+
+
+def test_a_package_that_does_more_is_imported_as_usual(lazy_probe: LazyProbe):
+    """GIVEN a package whose __init__ does more than re-export
+    WHEN it is imported lazily
+    THEN it is an ordinary import: its __init__ and submodules run at once."""
+    init = lazy_probe.directory / "__init__.py"
+    init.write_text(init.read_text() + "READY = True\n")
+
+    package = startup.import_lazily(lazy_probe.name)
+
+    assert not isinstance(package, startup.LazyPackage)
+    assert package.READY is True
+    assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (1, 1)
+
+
+def test_a_package_already_imported_is_left_alone(lazy_probe: LazyProbe):
+    """GIVEN a package imported before
+    WHEN it is imported lazily
+    THEN the module in sys.modules is the same one, and its submodules ran once."""
+    real = importlib.import_module(lazy_probe.name)
+
+    assert startup.import_lazily(lazy_probe.name) is real
+    assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (1, 1)
+
+
+def test_concurrent_first_reads_import_a_submodule_once(lazy_probe: LazyProbe):
+    """GIVEN a lazy package
+    WHEN eight threads read the same name at the same moment, and eight others __all__
+    THEN every thread gets the same class and each submodule runs once."""
+    package = startup.import_lazily(lazy_probe.name)
+    start = threading.Barrier(16)
+    seconds: list[object] = []
+    everything: list[object] = []
+
+    def read_second() -> None:
+        start.wait()
+        seconds.append(package.Second)
+
+    def read_all() -> None:
+        start.wait()
+        everything.append(package.__all__)
+
+    threads = [threading.Thread(target=read_second) for _ in range(8)]
+    threads += [threading.Thread(target=read_all) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert seconds == [sys.modules[f"{lazy_probe.name}._second"].Second] * 8
+    assert len(everything) == 8
+    assert all(value == everything[0] for value in everything)
+    assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (1, 1)
+
+
 # The function's own import in a fresh interpreter: the test process may have loaded
 # aiohttp already, and then nothing is deferred.
 SDK_DRIVER = textwrap.dedent(
@@ -220,8 +430,14 @@ SDK_DRIVER = textwrap.dedent(
     sys.path.insert(0, HANDLER)
     from cams_delete import cams
 
+    def models():
+        prefix = "alibabacloud_cams20200606.models."
+        return sorted(name[len(prefix):] for name in sys.modules if name.startswith(prefix))
+
     sdk = cams.load_sdk()
     report = {"after_import": "aiohttp.connector" in sys.modules}
+    package = sys.modules["alibabacloud_cams20200606.models"]
+    report["models_after_import"] = [type(package).__name__, models()]
     client = sdk.client(sdk.config(
         access_key_id=KEY_ID, access_key_secret=SECRET, security_token=TOKEN,
         endpoint=ENDPOINT, protocol="http", region_id="ap-southeast-1",
@@ -229,6 +445,7 @@ SDK_DRIVER = textwrap.dedent(
     runtime = sdk.runtime_options(autoretry=False)
     sync = client.delete_instance_with_options(sdk.delete_request(instance_id="i-sync"), runtime)
     report["sync"] = [sync.body.code, "aiohttp.connector" in sys.modules]
+    report["models_after_call"] = models()
     call = client.delete_instance_with_options_async(
         sdk.delete_request(instance_id="i-async"), runtime
     )
@@ -240,11 +457,13 @@ SDK_DRIVER = textwrap.dedent(
 )
 
 
-def test_the_sdk_loads_aiohttp_only_for_an_async_call(emulator: CamsEmulator, tmp_path: Path):
+def test_the_sdk_loads_what_a_call_needs_when_it_needs_it(emulator: CamsEmulator, tmp_path: Path):
     """GIVEN a fresh interpreter that imports the SDK the way the function does
     WHEN it deletes one instance with the sync call, then one with the async call
     THEN aiohttp is not loaded by the import or the sync call, and the async call loads
-    it and works (the stand-ins do not leak into the SDK's async transport)."""
+    it and works (the stand-ins do not leak into the SDK's async transport); and of the
+    models package's 576 modules, the import loads the request's and the call the
+    response's two (a new SDK whose models __init__ does more fails here)."""
     emulator.add_instances("i-sync", "i-async")
     out = tmp_path / "report.json"
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
@@ -262,5 +481,15 @@ def test_the_sdk_loads_aiohttp_only_for_an_async_call(emulator: CamsEmulator, tm
 
     assert child.returncode == 0, child.stderr
     report = json.loads(out.read_text())
-    assert report == {"after_import": False, "sync": ["OK", False], "async": ["OK", True]}
+    assert report == {
+        "after_import": False,
+        "models_after_import": ["LazyPackage", ["_delete_instance_request"]],
+        "sync": ["OK", False],
+        "models_after_call": [
+            "_delete_instance_request",
+            "_delete_instance_response",
+            "_delete_instance_response_body",
+        ],
+        "async": ["OK", True],
+    }
     assert emulator.instances() == set()
