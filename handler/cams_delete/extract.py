@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cams_delete.flags import Unread, dry_run_flags, find_unread
+from cams_delete.flags import Unread, dry_run_flags, find_unread, is_instance_id_name
 from cams_delete.results import DeletionResult, rejected
 from cams_delete.sources import (
     EXPECTED_SHAPES,
@@ -171,7 +171,7 @@ def request_in(
                 f"InstanceId; got {json_kind(message)}",
             )
         return request_in(message, message_prefix, event_id, flags, look_inside=False)
-    unread = find_unread(container, prefix)
+    unread = find_unread(container, prefix, skip=("InstanceId",))
     if unread is not None:
         return _refusal(unread, event_id)
     value = container["InstanceId"]
@@ -219,7 +219,20 @@ def _cloud_event_data(raw: Mapping[str, Any], event_id: str | None) -> object:
 def _refusal(unread: Unread, event_id: str | None = None) -> DeletionResult:
     if unread.kind == "repeated":
         return _repeated(unread.repeated, unread.location, event_id)
-    if unread.kind == "text":
+    if unread.kind == "instance":
+        return rejected(
+            None,
+            "InvalidParameter.InstanceId",
+            f"{_about(event_id)}{unread.location} names an instance too, and which one to "
+            "delete is unknown, so nothing was done: send one InstanceId per request",
+        )
+    if unread.kind == "misnamed":
+        problem = (
+            f"{unread.location} reads like a dry-run flag, but the function reads one only "
+            "as DryRun (any case, with _ - . or spaces), so it would be ignored"
+        )
+        fix = "name it DryRun"
+    elif unread.kind == "text":
         problem = (
             f"{unread.location} mentions a dry run but is not a JSON object the function can read"
         )
@@ -248,10 +261,13 @@ def _repeated(repeated: tuple[str, ...], where: str, event_id: str | None = None
 def _missing(
     container: Mapping[str, Any], prefix: str, event_id: str | None = None
 ) -> DeletionResult:
-    near_miss = next(
-        (key for key in container if isinstance(key, str) and key.lower() == "instanceid"), None
+    near_miss = next((key for key in container if is_instance_id_name(key)), None)
+    hint = (
+        f"; found {str(near_miss)[:64]!r}, but the field name is case-sensitive and "
+        "exactly InstanceId"
+        if near_miss is not None
+        else ""
     )
-    hint = f"; found {near_miss!r}, but the field name is case-sensitive" if near_miss else ""
     return rejected(
         None,
         "MissingParameter.InstanceId",

@@ -3,7 +3,8 @@
 A flag is read on every object that leads to the InstanceId (the request, the message that
 holds it, the envelope around them) and in a query string such an object carries. Anywhere
 else in those objects it would be ignored and the caller's dry run lost, so `find_unread`
-finds it, and the request is refused instead.
+finds it, and the request is refused instead. So is a second InstanceId there: which of
+the two the caller meant is unknown.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import Any, Literal
 from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
 
 _QUERY_FIELDS = ("queryString", "queryParameters")
+_TEXT_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
 # "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
-_MAX_NAME_LETTERS = max(map(len, _DRY_RUN_NAMES))
+_INSTANCE_ID_NAME = "instanceid"
+_MAX_FLAG_KEY = 256
 # Dashes of every kind (Pd), "_" and its kin (Pc), invisible format characters (Cf).
 _SEPARATOR_CATEGORIES = frozenset({"Pd", "Pc", "Cf"})
 # "dry run", "DryRun", "dry_run"... as words in text ("laundry run" is not one).
@@ -57,20 +60,42 @@ def is_dry_run_name(key: object) -> bool:
         return False
     if key.isascii():  # nearly every key: no per-character normalisation needed
         return len(key) >= 6 and key.casefold().translate(_NAME_SEPARATORS) in _DRY_RUN_NAMES
-    return _letters(key) in _DRY_RUN_NAMES
+    return _letters(key, limit=7) in _DRY_RUN_NAMES
 
 
-def _letters(key: str) -> str | None:
+def is_instance_id_name(key: object) -> bool:
+    """Whether a key reads `InstanceId` as is_dry_run_name reads `DryRun` (instanceId,
+    instance_id, INSTANCE-ID...)."""
+    if not isinstance(key, str):
+        return False
+    if key.isascii():
+        return len(key) >= 10 and key.casefold().translate(_NAME_SEPARATORS) == _INSTANCE_ID_NAME
+    return _letters(key, limit=10) == _INSTANCE_ID_NAME
+
+
+def mentions_dry_run(key: object) -> bool:
+    """Whether a key has the letters of `dryrun` in a row, whatever else is around or
+    between them (isDryRun, dry:run, DryRunMode, Dry·Run): a flag the function does not
+    read under that name, but that a caller may well have meant as one. Only a key's first
+    256 characters are read: NFKC can make one character eighteen."""
+    if not isinstance(key, str):
+        return False
+    key = key[:_MAX_FLAG_KEY]
+    lowered = key.casefold() if key.isascii() else unicodedata.normalize("NFKC", key).casefold()
+    return "dry" in lowered and "dryrun" in "".join(filter(str.isalnum, lowered))
+
+
+def _letters(key: str, *, limit: int) -> str | None:
     """A key's letters as they read: separators (any dash, space or invisible format
     character, `_`, `.`) dropped, the rest NFKC-normalised and casefolded, one character at
     a time so that a long key costs no more than its first few letters: None once there are
-    more than a dry-run flag's name has."""
+    more than `limit`."""
     letters = ""
     for character in key:
         if character.isspace() or unicodedata.category(character) in _SEPARATOR_CATEGORIES:
             continue
         letters += unicodedata.normalize("NFKC", character).casefold().translate(_NAME_SEPARATORS)
-        if len(letters) > _MAX_NAME_LETTERS:
+        if len(letters) > limit:
             return None
     return letters
 
@@ -86,15 +111,20 @@ def query_flag(value: object) -> object:
     return value  # unreadable: refused with the rest
 
 
+UnreadKind = Literal["flag", "misnamed", "text", "repeated", "instance"]
+
+
 @dataclass(frozen=True)
 class Unread:
-    """Something in an object's fields that may ask for a dry run the function would not
-    read, and where it is: a flag that is not false (`flag`), message text that mentions a
-    dry run but is not JSON (`text`), or an object that gives a key twice, the value dropped
-    perhaps a flag (`repeated`, with the keys)."""
+    """Something in an object's fields that the function would not read, though the caller
+    may have meant it, and where it is: a dry-run flag that is not false where none counts
+    (`flag`), or under a name that is not read as one (`misnamed`, e.g. isDryRun); text
+    that mentions a dry run but is not JSON (`text`); an object that gives a key twice, the
+    value dropped perhaps a flag (`repeated`, with the keys); or another InstanceId
+    (`instance`)."""
 
     location: str
-    kind: Literal["flag", "text", "repeated"]
+    kind: UnreadKind
     repeated: tuple[str, ...] = ()
 
 
@@ -102,14 +132,16 @@ def find_unread(
     container: Mapping[str, Any], prefix: str, skip: tuple[str, ...] = ()
 ) -> Unread | None:
     """The first thing in `container`'s fields (but those in `skip`: the one that leads on
-    to the InstanceId) that may ask for a dry run nothing reads, or None. `prefix` is where
-    `container` is, for the location.
+    to the InstanceId, or is it) that may ask for something nothing reads, or None.
+    `prefix` is where `container` is, for the location.
 
     The container's own flags are read, and so are those of a query string it carries.
     Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
-    it says false. The container's message fields (Kafka `value`...) are parsed and
-    searched too. The walk keeps one iterator per level, not one entry per value: a wide
-    event costs no more than its depth, and a deep one no recursion."""
+    it says false; so is a key like a flag's that is not read as one, at any depth. A key
+    that reads as InstanceId is another instance, at any depth. The container's message
+    fields (Kafka `value`...) are parsed and searched too. The walk keeps one iterator per
+    level, not one entry per value: a wide event costs no more than its depth, and a deep
+    one no recursion."""
     fields = [
         (key, json_or_text(value) if key in MESSAGE_BODY_FIELDS else value)
         for key, value in container.items()
@@ -138,23 +170,25 @@ def find_unread(
     return None
 
 
-def _unread_kind(
-    keys: list[str | int], key: str | int, value: object
-) -> Literal["flag", "text", "repeated"] | None:
+def _unread_kind(keys: list[str | int], key: str | int, value: object) -> UnreadKind | None:
     """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
     if isinstance(value, RepeatedKeys):
         return "repeated"
+    if is_instance_id_name(key):
+        return "instance"
     if isinstance(value, Mapping) and _is_flag_pair(value):
         return "flag"
-    if not keys:
-        # The container's own flags are read. Its message text was parsed before the walk:
-        # text still left as text cannot be read, so it must not mention a dry run.
-        if key in MESSAGE_BODY_FIELDS and isinstance(value, str) and _DRY_RUN_WORDS.search(value):
-            return "text"
-        return None
-    if len(keys) == 1 and keys[0] in _QUERY_FIELDS:
-        return None  # a query string's own flags are read
-    return "flag" if is_dry_run_name(key) and query_flag(value) is not False else None
+    if is_dry_run_name(key):
+        # The container's own flags are read, and so are its query string's.
+        read = not keys or (len(keys) == 1 and keys[0] in _QUERY_FIELDS)
+        return None if read or query_flag(value) is False else "flag"
+    if mentions_dry_run(key) and query_flag(value) is not False:
+        return "misnamed"
+    if not keys and key in _TEXT_FIELDS and isinstance(value, str):
+        # Message text was parsed before the walk, and a query string is read only as an
+        # object: text left as text cannot be read, so it must not mention a dry run.
+        return "text" if _DRY_RUN_WORDS.search(value) else None
+    return None
 
 
 def _is_flag_pair(pair: Mapping[str, Any]) -> bool:

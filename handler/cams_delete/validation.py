@@ -10,6 +10,7 @@ from cams_delete.results import DeletionResult, Outcome, rejected
 MAX_INSTANCE_ID_LENGTH = 64
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
+_LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,13 @@ def instance_id_problem(value: object) -> InputProblem | None:
             "documentation, where '*' hides digits. Send the real instance ID",
         )
     if _ALLOWED.fullmatch(value):
-        return None
+        if _LETTER_OR_DIGIT.search(value):
+            return None
+        # ".", ".." or "-": a placeholder or a piece of a path, never an instance's name.
+        return InputProblem(
+            "InvalidParameter.InstanceId",
+            f"InstanceId {value!r} has no letter or digit, so it cannot name an instance",
+        )
     if any(char.isspace() or not char.isprintable() for char in value):
         return InputProblem(
             "InvalidParameter.InstanceId",

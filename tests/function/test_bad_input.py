@@ -25,6 +25,8 @@ BAD_INSTANCE_IDS = [
     pytest.param({"InstanceId": "cams\x001"}, "InvalidParameter.InstanceId", "control", id="nul"),
     pytest.param({"InstanceId": "../etc"}, "InvalidParameter.InstanceId", "'/'", id="slash"),
     pytest.param({"InstanceId": "cams-é"}, "InvalidParameter.InstanceId", "'é'", id="unicode"),
+    pytest.param({"InstanceId": ".."}, "InvalidParameter.InstanceId", "no letter", id="dots"),
+    pytest.param({"InstanceId": "-"}, "InvalidParameter.InstanceId", "no letter", id="dash"),
     pytest.param({"instanceId": "x1"}, "MissingParameter.InstanceId", "case-sensitive", id="case"),
 ]
 
@@ -565,6 +567,118 @@ def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
     assert emulator.journal() == []
 
 
+SECOND_INSTANCES = [
+    pytest.param({"InstanceId": "i-1", "instanceId": "i-2"}, "instanceId", id="other-case"),
+    pytest.param({"InstanceId": "i-1", "INSTANCE_ID": "i-2"}, "INSTANCE_ID", id="other-spelling"),
+    pytest.param(
+        {"InstanceId": "i-1", "related": {"instance_id": "i-2"}},
+        "related.instance_id",
+        id="nested",
+    ),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1", "instanceID": "i-2"}),
+        "data.instanceID",
+        id="cloud-event-data",
+    ),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1"}, InstanceId="i-2"),
+        "InstanceId",
+        id="cloud-event-envelope",
+    ),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1", "body": {"InstanceId": "i-2"}}),
+        "data.body.InstanceId",
+        id="beside-a-message-that-names-one",
+    ),
+    pytest.param(
+        _cloud_event_with({"instanceId": "i-2", "value": '{"InstanceId": "i-1"}'}),
+        "data.instanceId",
+        id="on-the-record-that-holds-the-message",
+    ),
+    pytest.param(
+        [{"InstanceId": "i-1", "value": '{"InstanceId": "i-2"}'}],
+        "value.InstanceId",
+        id="rawdata-record",
+    ),
+    pytest.param(_timer({"InstanceId": "i-1"}, InstanceId="i-2"), "InstanceId", id="timer"),
+]
+
+
+@pytest.mark.parametrize(("event", "location"), SECOND_INSTANCES)
+def test_an_event_that_names_two_instances_is_refused(
+    emulator, invoke: Invoke, event: object, location: str
+):
+    """GIVEN an event that names a second instance besides the InstanceId the function
+    reads: in another case or spelling, nested in another field, in a message beside it,
+    or on an envelope around it
+    WHEN the function receives it
+    THEN it is rejected with InvalidParameter.InstanceId naming where the second one is,
+    and neither is deleted: which one the caller meant is unknown."""
+    emulator.add_instances("i-1", "i-2")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    document = run.result["Results"][0] if "Results" in run.result else run.result
+    assert_valid_result(document)
+    assert document["Outcome"] == "rejected"
+    assert document["Code"] == "InvalidParameter.InstanceId"
+    assert f"{location} names an instance too" in document["Message"]
+    assert emulator.journal() == []
+
+
+MISNAMED_FLAGS = [
+    pytest.param({"InstanceId": "i-1", "isDryRun": True}, "isDryRun", id="prefixed"),
+    pytest.param({"InstanceId": "i-1", "DryRunMode": "true"}, "DryRunMode", id="suffixed"),
+    pytest.param({"InstanceId": "i-1", "dry:run": True}, '["dry:run"]', id="colon"),
+    pytest.param({"InstanceId": "i-1", "Dry\u00b7Run": 1}, '["Dry\\u00b7Run"]', id="middle-dot"),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1", "opts": {"is_dry_run": True}}),
+        "data.opts.is_dry_run",
+        id="nested",
+    ),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1", "queryString": {"dryRunOnly": "true"}}),
+        "data.queryString.dryRunOnly",
+        id="in-a-query-string",
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "location"), MISNAMED_FLAGS)
+def test_a_dry_run_flag_under_a_name_not_read_is_refused(
+    emulator, invoke: Invoke, event: object, location: str
+):
+    """GIVEN an event with a field whose name holds "dry run" but is not one the function
+    reads as a flag (isDryRun, DryRunMode, dry:run...), saying anything but false
+    WHEN the function receives it
+    THEN it is rejected with InvalidParameter.DryRun naming the field, and nothing is
+    deleted: a misspelt dry run never turns into a deletion."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert_valid_result(run.result)
+    assert run.result["Code"] == "InvalidParameter.DryRun"
+    assert f"{location} reads like a dry-run flag" in run.result["Message"]
+    assert emulator.journal() == []
+
+
+def test_a_query_string_given_as_text_that_mentions_a_dry_run_is_refused(emulator, invoke: Invoke):
+    """GIVEN an object whose queryString is text asking for a dry run, not an object
+    WHEN the function receives it
+    THEN it is refused: a query string is read only as an object."""
+    emulator.add_instances("i-1")
+
+    run = invoke({"InstanceId": "i-1", "queryString": "dryRun=true"})
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.DryRun"
+    assert "queryString mentions a dry run" in run.result["Message"]
+    assert emulator.journal() == []
+
+
 @pytest.mark.parametrize(
     "event",
     [
@@ -574,6 +688,8 @@ def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
         {"InstanceId": "i-1", "comment": "retired after a dry run last week"},
         {"InstanceId": "i-1", "Instance": {"Name": "dry-run", "Status": "Running"}},
         {"InstanceId": "i-1", "headers": [{"key": "Dry-Run", "value": "false"}]},
+        {"InstanceId": "i-1", "isDryRun": False},
+        {"InstanceId": "i-1", "queryString": "verbose=1"},
     ],
     ids=[
         "false",
@@ -582,6 +698,8 @@ def test_a_dry_run_flag_off_the_way_is_refused_not_ignored(
         "text-that-is-no-message",
         "a-name-without-a-value",
         "a-pair-that-says-false",
+        "a-misnamed-flag-that-says-false",
+        "query-text-not-about-a-dry-run",
     ],
 )
 def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
@@ -625,7 +743,7 @@ def test_the_search_for_stray_flags_goes_deeper_than_the_recursion_limit():
     for _ in range(depth):
         nested = [nested]
 
-    found = find_unread({"InstanceId": "i-1", "x": nested}, "data.")
+    found = find_unread({"InstanceId": "i-1", "x": nested}, "data.", skip=("InstanceId",))
 
     assert found is not None
     assert found.location == "…" + ("data.x" + "[0]" * depth + ".DryRun")[-128:]
@@ -645,7 +763,7 @@ def test_the_search_for_stray_flags_takes_memory_in_proportion_to_its_depth():
 
     tracemalloc.start()
     try:
-        found = find_unread(event, "")
+        found = find_unread(event, "", skip=("InstanceId",))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

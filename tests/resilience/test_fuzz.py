@@ -67,6 +67,7 @@ def is_valid_id(value: object) -> bool:
         isinstance(value, str)
         and 1 <= len(value) <= 64
         and all(char in ALLOWED_CHARACTERS for char in value)
+        and any(char.isascii() and char.isalnum() for char in value)
     )
 
 
@@ -105,6 +106,9 @@ TRICKY_IDS = (
     "cams\x001",
     "cams\t1",
     "../etc",
+    "..",
+    "-",
+    "._-",
     "a/b",
     "a\\b",
     "%41",
@@ -169,9 +173,30 @@ def is_dry_run_name(key: str) -> bool:
     return kept in ("dryrun", "xdryrun")
 
 
+def is_instance_id_name(key: object) -> bool:
+    """InstanceId as is_dry_run_name reads DryRun: instanceId, instance_id, INSTANCE-ID..."""
+    if not isinstance(key, str) or len(key) > 1_000:
+        return False
+    letters = unicodedata.normalize("NFKC", key).casefold()
+    kept = "".join(
+        ch
+        for ch in letters
+        if ch not in "._" and not ch.isspace() and unicodedata.category(ch) not in ("Pd", "Cf")
+    )
+    return kept == "instanceid"
+
+
 # Generated objects never carry a dry-run flag: these models say which InstanceId reaches
 # CAMS, and a flag anywhere stops it (the dry-run property below checks that on its own).
-object_keys = any_text.filter(lambda key: not is_dry_run_name(key))
+# Nor a dry run misnamed (isDryRun), nor another InstanceId but the near misses below.
+object_keys = any_text.filter(
+    lambda key: (
+        not is_dry_run_name(key)
+        and "dryrun"
+        not in "".join(filter(str.isalnum, unicodedata.normalize("NFKC", key).casefold()))
+        and not is_instance_id_name(key)
+    )
+)
 json_values = st.recursive(
     json_scalars,
     lambda children: (
@@ -205,20 +230,53 @@ def loads_or_missing(data: str | bytes) -> object:
         return MISSING
 
 
+# An event that names an instance twice (InstanceId and instanceId, or instance_id on the
+# object that holds its message) is refused: which one was meant is unknown.
+AMBIGUOUS = object()
+
+
+def names_another_instance(container: object) -> bool:
+    """Beside its InstanceId, or in its other fields at any depth (message fields parsed)."""
+    if not isinstance(container, Mapping):
+        return False
+    return any(
+        is_instance_id_name(key) or names_an_instance(as_read(key, value))
+        for key, value in container.items()
+        if key != "InstanceId"
+    )
+
+
+def as_read(key: object, value: object) -> object:
+    if key in MESSAGE_BODY_FIELDS and isinstance(value, str):
+        parsed = loads_or_missing(value)
+        return value if parsed is MISSING else parsed
+    return value
+
+
+def names_an_instance(value: object) -> bool:
+    if isinstance(value, Mapping):
+        return any(is_instance_id_name(k) or names_an_instance(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(names_an_instance(item) for item in value)
+    return False
+
+
 def carried_by_object(container: object) -> object:
+    if names_another_instance(container):
+        return AMBIGUOUS
     return container.get("InstanceId", MISSING) if isinstance(container, Mapping) else MISSING
 
 
 def carried_by_direct(event: Mapping[str, Any]) -> object:
     """A request sent to the function directly: its own InstanceId, nothing inside it."""
-    return event.get("InstanceId", MISSING)
+    return carried_by_object(event)
 
 
 def carried_by_raw_element(event: Mapping[str, Any]) -> object:
     """A plain object in a batch: its own InstanceId or, without one, its message's (RawData
     elements of event-streaming sources are the message's record without the CloudEvent)."""
-    if "InstanceId" in event:
-        return event["InstanceId"]
+    if "InstanceId" in event or any(is_instance_id_name(key) for key in event):
+        return carried_by_object(event)
     for field in MESSAGE_BODY_FIELDS:
         if field in event:
             body = event[field]
@@ -237,6 +295,8 @@ MESSAGE_BODY_FIELDS = ("value", "messageBody", "body")  # Kafka, MNS, RocketMQ/R
 def carried_by_cloud_event(event: Mapping[str, Any]) -> object:
     """CloudEvents keep the request in `data` (an object, or JSON text), or base64 in
     `data_base64`; event-streaming sources wrap the message in value/messageBody/body."""
+    if any(is_instance_id_name(key) for key in event):
+        return AMBIGUOUS  # the envelope names an instance, besides data
     data: object
     if "data" not in event and isinstance(event.get("data_base64"), str):
         try:
@@ -248,6 +308,8 @@ def carried_by_cloud_event(event: Mapping[str, Any]) -> object:
         if isinstance(data, str):
             data = loads_or_missing(data)
     if isinstance(data, Mapping) and "InstanceId" not in data:
+        if any(is_instance_id_name(key) for key in data):
+            return AMBIGUOUS
         for field in MESSAGE_BODY_FIELDS:
             if field in data:
                 body = data[field]
@@ -431,7 +493,7 @@ def cloud_event_data(draw: st.DrawFn) -> tuple[str, object]:
         return "data", {**draw(extra_fields), wrapper: as_text}
     if choice == 5:
         return "data", {**draw(extra_fields), wrapper: request}
-    if choice == 6:  # both: data.InstanceId wins over the body
+    if choice == 6:  # both: refused if the body names an instance too
         return "data", {"InstanceId": draw(instance_id_values), wrapper: as_text}
     if choice == 7:
         return "data", draw(st.one_of(any_text, json_values))
@@ -449,7 +511,7 @@ def cloud_events(draw: st.DrawFn) -> dict[str, Any]:
         event[name] = draw(json_values)
     if draw(st.booleans()):
         del event["datacontenttype"]
-    if draw(st.integers(0, 9)) == 0:  # an InstanceId outside data is not the request
+    if draw(st.integers(0, 9)) == 0:  # an InstanceId outside data too: refused
         event["InstanceId"] = draw(valid_ids)
     field, value = draw(cloud_event_data())
     if field != "none":
