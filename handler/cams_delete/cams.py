@@ -211,8 +211,9 @@ def classify_error(
         code, message, status, instance_id,
         not_found_codes=not_found_codes, request_id=request_id, detail=detail,
     )  # fmt: skip
-    if isinstance(retry_after_ms, int | float) and retry_after_ms > 0:
-        # The gateway said when to come back: worth retrying, whatever else it said.
+    if isinstance(retry_after_ms, int | float) and retry_after_ms > 0 and not result.success:
+        # The gateway said when to come back: worth retrying, whatever else it said (but
+        # an answer that the instance is gone is a success, and there is nothing to retry).
         result = replace(result, retryable=True, retry_after_s=retry_after_ms / 1000)
     return result
 
@@ -234,7 +235,9 @@ def _classify_code(
         )
     if code.startswith(_RETRYABLE_CODE_PREFIXES) or status == 429:
         return failed(instance_id, code, message, 429, retryable=True, request_id=request_id)
-    if code in _RETRYABLE_CODES or (status is not None and (status >= 500 or status == 408)):
+    # InternalError.Timeout is an InternalError too: a code and its refinements.
+    retryable_code = code in _RETRYABLE_CODES or code.partition(".")[0] in _RETRYABLE_CODES
+    if retryable_code or (status is not None and (status >= 500 or status == 408)):
         http_status = 503 if code == "ServiceUnavailable" or status == 503 else 502
         return failed(
             instance_id, code, message, http_status, retryable=True, request_id=request_id

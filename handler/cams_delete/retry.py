@@ -68,6 +68,10 @@ def with_retries(
             return last
         delay = max(policy.backoff(attempts), last.retry_after_s or 0.0)
         if deadline.remaining() - delay < MIN_ATTEMPT_S:
+            if last.retry_after_s:
+                # CAMS said when to come back, and it is after the deadline: its answer
+                # (a 429 or 503 with Retry-After) tells the caller more than a timeout.
+                return last
             return deadline_exceeded(instance_id, last, attempts)
         if on_retry is not None:
             on_retry(last, attempts, delay)

@@ -132,6 +132,26 @@ def test_throttle_retry_after_is_honoured(emulator, invoke: Invoke):
     assert second.time - first.time >= 0.29
 
 
+def test_a_throttle_asking_for_more_time_than_is_left_answers_429(emulator, invoke: Invoke):
+    """GIVEN CAMS throttles with x-acs-retry-after of 60 s, and the function has 30 s
+    WHEN DELETE /instances/i-1 arrives
+    THEN it answers at once with CAMS's throttle, 429 and Retry-After: 60, rather than a
+    504 that would not say when to come back; nothing is deleted."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("throttle", status=429, retry_after_ms=60_000, times=None))
+
+    run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 429
+    assert run.result["headers"]["Retry-After"] == "60"
+    assert body["Code"].startswith("Throttling")
+    assert body["Retryable"] is True
+    assert len(emulator.calls()) == 1
+    assert emulator.instances() == {"i-1"}
+
+
 def test_retry_after_a_lost_answer_ends_as_already_deleted(emulator, invoke: Invoke, monkeypatch):
     """GIVEN CAMS deletes the instance but its answer never arrives (read timeout)
     WHEN the function retries
@@ -471,3 +491,48 @@ def test_an_error_body_the_sdk_filled_with_none_reads_cleanly(data, code, messag
     assert result.message == message
     assert result.code == code
     assert result.retryable is True
+
+
+def test_a_not_found_answer_with_retry_after_is_a_success_not_a_retry():
+    """GIVEN CAMS's not-found answer carrying x-acs-retry-after (the SDK then raises its
+    ThrottlingException, whatever the code)
+    WHEN the function classifies it
+    THEN the instance is already_deleted and nothing is retried: a retry-after makes a
+    failure worth retrying, never a success."""
+    from alibabacloud_tea_openapi.exceptions import ThrottlingException
+
+    from cams_delete import cams
+
+    error = ThrottlingException(
+        status_code=404,
+        code="InvalidInstanceId.NotFound",
+        message="code: 404, The instance does not exist. request id: R-1",
+        retry_after=50,
+        data={"Code": "InvalidInstanceId.NotFound", "Message": "The instance does not exist."},
+        request_id="R-1",
+    )
+
+    result = cams.classify_error(error, "i-1", frozenset({"InvalidInstanceId.NotFound"}))
+
+    assert result.outcome == "already_deleted"
+    assert result.success is True
+    assert result.retryable is False
+    assert result.retry_after_s is None
+
+
+@pytest.mark.parametrize("code", ["InternalError.Timeout", "ServiceUnavailable.Maintenance"])
+def test_a_refinement_of_a_retryable_code_is_retryable(code: str):
+    """GIVEN a 200 answer whose Code refines a retryable one (InternalError.Timeout)
+    WHEN the function classifies it
+    THEN it is a retryable failure, as the code it refines is; a code that only begins the
+    same way (InternalErrorLog) is not."""
+    from cams_delete import cams
+
+    body = {"Code": code, "Message": "later", "RequestId": "R-2", "Success": False}
+
+    result = cams.classify_body(body, "i-1", frozenset())
+    lookalike = cams.classify_body({**body, "Code": "InternalErrorLog"}, "i-1", frozenset())
+
+    assert result.outcome == "failed"
+    assert result.retryable is True
+    assert lookalike.retryable is False

@@ -357,10 +357,29 @@ def test_configured_timeouts_apply_when_time_is_plenty():
 
 
 def test_a_retry_that_would_end_past_the_deadline_is_not_made():
-    """GIVEN 2 s left and a throttle asking to come back in 1.9 s
+    """GIVEN 2 s left and a failure whose backoff draws 1.9 s
     WHEN the first attempt fails
     THEN the loop does not sleep (the retry could not finish in time) and answers
     DeadlineExceeded carrying the attempt count and the last CAMS request id."""
+    clock = FakeClock()
+    attempt = ScriptedAttempt(clock, [transient("InternalError"), ok()])
+
+    result = run(attempt, pinned(0.95, base_delay_s=2.0), deadline_s=2.0)
+
+    assert len(attempt.calls) == 1
+    assert clock.sleeps == []
+    assert result.code == "DeadlineExceeded"
+    assert result.retryable is True
+    assert result.attempts == 1
+    assert result.request_id == "REQ-InternalError"
+    assert "InternalError" in (result.message or "")
+
+
+def test_a_wait_cams_asks_for_past_the_deadline_answers_with_its_own_answer():
+    """GIVEN 2 s left and a throttle asking to come back in 1.9 s
+    WHEN the first attempt fails
+    THEN the loop does not sleep and answers with the throttle itself, which carries
+    when to come back (a 429 with Retry-After), rather than a timeout."""
     clock = FakeClock()
     attempt = ScriptedAttempt(clock, [transient("Throttling.User", retry_after_s=1.9), ok()])
 
@@ -368,11 +387,10 @@ def test_a_retry_that_would_end_past_the_deadline_is_not_made():
 
     assert len(attempt.calls) == 1
     assert clock.sleeps == []
-    assert result.code == "DeadlineExceeded"
+    assert result.code == "Throttling.User"
     assert result.retryable is True
+    assert result.retry_after_s == 1.9
     assert result.attempts == 1
-    assert result.request_id == "REQ-Throttling.User"
-    assert "Throttling.User" in (result.message or "")
 
 
 def test_slow_attempts_use_up_the_deadline_and_end_as_deadline_exceeded():
@@ -430,7 +448,8 @@ def test_the_loop_never_sleeps_past_the_deadline(scenario: Scenario):
     WHEN the loop runs
     THEN it never sleeps into the last MIN_ATTEMPT_S, never gives an attempt more time
     than remains, never exceeds MAX_ATTEMPTS, ends by the deadline, and reports the attempts
-    it made; a retryable result before MAX_ATTEMPTS is DeadlineExceeded."""
+    it made; a retryable result before MAX_ATTEMPTS is DeadlineExceeded, or CAMS's own
+    answer when it asked for a wait that does not fit."""
     s = scenario
     clock = FakeClock()
     deadline = Deadline.after(s.deadline_s, clock)
@@ -464,6 +483,12 @@ def test_the_loop_never_sleeps_past_the_deadline(scenario: Scenario):
     if result.outcome is Outcome.DELETED:
         assert len(attempt.calls) == s.failures + 1
     elif result.retryable and result.attempts < s.max_attempts:
-        assert result.code == "DeadlineExceeded"
+        # Out of time: a timeout, or CAMS's own answer when it said when to come back.
+        assert result.code == "DeadlineExceeded" or (
+            result.code == "Throttling" and result.retry_after_s == s.retry_after_s
+        )
+        assert deadline.remaining() < MIN_ATTEMPT_S + max(
+            retry_policy.backoff(result.attempts, lambda: s.draw), s.retry_after_s or 0.0
+        )
     else:
         assert result.attempts == s.max_attempts
