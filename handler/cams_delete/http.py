@@ -88,12 +88,13 @@ def check_bearer_token(authorization: str | None, settings: Settings) -> HttpAns
     assert expected is not None
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
-    if token:
-        register_secrets(token)
     presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
     # Compare digests in constant time; both sides are always computed.
     if scheme.lower() == "bearer" and token and hmac.compare_digest(presented, expected):
+        register_secrets(token)
         return None
+    # A wrong token is not registered: headers are never logged, and any text a caller
+    # registers is masked in its own log lines ("Bearer invocation" would mask the event).
     return _refuse(
         401,
         "Unauthorized",

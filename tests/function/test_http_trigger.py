@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from cams_local.fc import Python310Context
 from tests.conftest import Invoke, assert_valid_result, load_event
 
 TOKEN = "s3cr3t-bearer-token-for-tests"
@@ -245,6 +246,26 @@ class TestBearerToken:
         assert_json_response(run, 200)
         assert TOKEN not in run.output
         assert TOKEN not in json.dumps(run.result)
+
+    @pytest.mark.parametrize("word", ["invocation", "request_id", "Unauthorized"])
+    def test_a_wrong_token_cannot_mask_the_log(
+        self, emulator, invoke: Invoke, context: Python310Context, word: str
+    ):
+        """GIVEN HTTP_BEARER_TOKEN_SHA256 is set
+        WHEN a request's token is a word that its own log line holds
+        THEN the 401's invocation line is written in full: a wrong token is not taken
+        for a secret to mask."""
+        event = http_event()
+        event["headers"]["Authorization"] = f"Bearer {word}"
+
+        run = invoke(event)
+
+        assert_json_response(run, 401)
+        [line] = run.lines("invocation")
+        assert line["status"] == 401
+        assert line["code"] == "Unauthorized"
+        assert line["request_id"] == context.request_id
+        assert "[REDACTED]" not in run.output
 
     def test_auth_is_checked_before_the_route(self, emulator, invoke: Invoke):
         """GIVEN a token is required
