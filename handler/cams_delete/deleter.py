@@ -188,6 +188,9 @@ def log_result(
         "retryable": result.retryable,
         "duration_ms": round(duration_s * 1000, 1),
     }
+    if result.access_denied_detail is not None:
+        # Which permission the role lacks: an event's result is read by nobody.
+        fields["access_denied_detail"] = result.access_denied_detail
     if len(event_ids) == 1:
         fields["event_id"] = event_ids[0]
     elif event_ids:

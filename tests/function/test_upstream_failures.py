@@ -308,6 +308,10 @@ def test_ram_denial_is_403_with_parsed_access_denied_detail(monkeypatch, invoke:
         assert body["Retryable"] is False
         assert len(emu.calls()) == 1
         assert emu.instances() == {"i-1"}
+        # The log has it too: an event invocation's result is read by nobody.
+        [deletion] = run.lines("deletion")
+        assert deletion["level"] == "error"
+        assert deletion["access_denied_detail"] == body["AccessDeniedDetail"]
 
 
 @pytest.mark.parametrize(
