@@ -23,17 +23,23 @@ DEFAULT_TIMEOUT_S = 3.0
 _cold_start = True
 
 
-class RetryableDeletionError(Exception):
+class FunctionError(Exception):
+    """Raised on purpose, so that FC counts a function error (and retries an event). FC's
+    error response shows the message and the traceback: the message is a summary, and
+    the traceback holds the entry points' frames only (see handle)."""
+
+
+class RetryableDeletionError(FunctionError):
     """Raised from event invocations so that FC's async retry and on-failure destination
-    take over. Carries a summary only: no traceback or secret reaches the caller."""
+    take over. Carries a summary only: no secret reaches the caller."""
 
 
-class UnexpectedFunctionError(Exception):
+class UnexpectedFunctionError(FunctionError):
     """Raised from event invocations on a bug, so the event is retried and kept; the
-    traceback is in the log only."""
+    bug's traceback is in the log only."""
 
 
-class InvalidConfigurationError(Exception):
+class InvalidConfigurationError(FunctionError):
     """The function's environment variables are wrong; the message names the variable."""
 
 
@@ -51,7 +57,12 @@ def initialize(context: Any) -> None:
     except ConfigError as error:
         logs.configure()
         logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
-        raise InvalidConfigurationError(str(error)) from None
+        # FC answers every invocation with the initializer's error, HTTP callers included,
+        # and the caller may not be the operator: the variable's name, not its value.
+        raise InvalidConfigurationError(
+            f"The function's configuration is invalid ({error.variable}); its log says why "
+            f"under request id {getattr(context, 'request_id', None) or 'unknown'}"
+        ) from None
     logs.configure(settings.log_level)
     cams.load_sdk()
     logs.get().info(
@@ -64,6 +75,15 @@ def initialize(context: Any) -> None:
 
 
 def handle(event: bytes, context: Any) -> dict[str, Any]:
+    try:
+        return _handle(event, context)
+    except FunctionError as error:
+        # FC puts the traceback in its error response: the frames of the function's work
+        # say nothing to the caller (the log has what happened).
+        raise error.with_traceback(None) from None
+
+
+def _handle(event: bytes, context: Any) -> dict[str, Any]:
     started = time.monotonic()
     global _cold_start
     cold_start, _cold_start = _cold_start, False

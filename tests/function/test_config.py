@@ -99,6 +99,24 @@ def test_initializer_fails_fast_on_bad_configuration(monkeypatch, capsys):
     assert line["cold_start"] is True
 
 
+def test_the_initializers_error_names_the_variable_not_its_value(monkeypatch, capsys):
+    """GIVEN a setting whose value is wrong
+    WHEN FC runs the initializer
+    THEN the error, which FC sends to every caller (HTTP ones too), names the variable and
+    the request id but not the value; the log line, for the operator, says what is wrong."""
+    monkeypatch.setenv("CAMS_PROTOCOL", "gopher-value-9")
+    context = Python310Context(credentials=ROLE)
+
+    with pytest.raises(entrypoints.InvalidConfigurationError) as raised:
+        entrypoints.initialize(context)
+
+    assert "CAMS_PROTOCOL" in str(raised.value)
+    assert context.request_id in str(raised.value)
+    assert "gopher-value-9" not in str(raised.value)
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert "gopher-value-9" in line["reason"]
+
+
 def test_initializer_succeeds_and_loads_the_sdk(emulator, capsys):
     """GIVEN a valid configuration
     WHEN FC runs the initializer

@@ -6,6 +6,9 @@ retryable failure (so FC retries) and return the result on a permanent one.
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 import pytest
 
 from cams_emulator import Credential, Fault
@@ -107,6 +110,13 @@ def test_persistent_transient_fault_on_an_event_raises(
     assert run.error is not None
     assert type(run.error).__name__ == "RetryableDeletionError"
     assert code in str(run.error)
+    # FC shows the traceback to the caller: the entry points' frames, none of the work's.
+    frames = traceback.extract_tb(run.error.__traceback__)
+    assert [frame.name for frame in frames][-2:] == ["handler", "handle"]
+    assert all(Path(frame.filename).name in ("conftest.py", "index.py", "entrypoints.py")
+               for frame in frames)  # fmt: skip
+    assert run.error.__cause__ is None
+    assert run.error.__suppress_context__ is True
     [deletion] = run.lines("deletion")
     assert deletion["outcome"] == "failed"
     assert deletion["retryable"] is True
