@@ -63,6 +63,9 @@ class HttpTriggerEvent:
         return self.raw.get("isBase64Encoded") is True
 
 
+MAX_ID_SHOWN = 128
+
+
 @dataclass(frozen=True)
 class CloudEvent:
     """One EventBridge event (CloudEvents 1.0 with Alibaba's aliyun* extensions)."""
@@ -71,8 +74,12 @@ class CloudEvent:
 
     @property
     def id(self) -> str | None:
+        """The event's id, as messages and log lines show it: the first 128 characters (an
+        id is a UUID or so; a megabyte of one must not become a megabyte of log)."""
         value = self.raw.get("id")
-        return value if isinstance(value, str) else None
+        if not isinstance(value, str):
+            return None
+        return value if len(value) <= MAX_ID_SHOWN else value[: MAX_ID_SHOWN - 1] + "…"
 
     @property
     def source(self) -> str | None:

@@ -295,3 +295,21 @@ def test_log_level_filters_info(emulator, invoke: Invoke, monkeypatch):
     run = invoke({"InstanceId": "bad id"})
 
     assert run.logs == []
+
+
+def test_a_huge_cloud_event_id_is_shown_shortened(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent whose id is 100,000 characters long, and whose data is refused
+    WHEN the function answers and logs it
+    THEN the message and the log lines show its first 127 characters and an ellipsis."""
+    event = load_event("eventbridge-cloudevent.json")
+    event["id"] = "e" * 100_000
+    not_an_object = invoke({**event, "data": 42})
+    masked = invoke({**event, "data": {"InstanceId": "2399393****"}})
+
+    shown = "e" * 127 + "…"
+    assert not_an_object.result is not None
+    assert not_an_object.result["Code"] == "InvalidEvent"
+    assert f"CloudEvent {shown!r}:" in not_an_object.result["Message"]
+    [deletion] = masked.lines("deletion")
+    assert deletion["event_id"] == shown
+    assert len(not_an_object.output) + len(masked.output) < 5_000
