@@ -75,6 +75,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     # keeping the dependency one-way (config -> validation) avoids cycles.
     from cams_delete.validation import instance_id_problem  # noqa: PLC0415
 
+    _refuse_misspelt_names(environ)
+
     def text(name: str, default: str = "") -> str:
         return environ.get(name, default).strip()
 
@@ -184,6 +186,32 @@ def _environment_snapshot() -> tuple[object, ...]:
     if isinstance(store, dict):
         return tuple(map(store.get, _STORED_NAMES))
     return tuple(map(os.environ.get, VARIABLES))
+
+
+def _spelling(name: str) -> str:
+    """A variable's name as a misspelling of it reads: letters and digits, upper case."""
+    return "".join(filter(str.isalnum, name)).upper()
+
+
+# DRYRUN, dry_run or PROTECTED_INSTANCE_ID for the real names: (misspelt) -> real.
+_MISSPELLINGS = {
+    spelling: name
+    for name in VARIABLES
+    for spelling in {_spelling(name), _spelling(name).removesuffix("S")}
+}
+
+
+def _refuse_misspelt_names(environ: Mapping[str, str]) -> None:
+    """A variable that is one of the function's in another case or spelling is refused:
+    it would be ignored, and DRYRUN=true would delete what its author meant to check."""
+    for name in environ:
+        real = _MISSPELLINGS.get(_spelling(name))
+        if real is not None and name != real:
+            raise ConfigError(
+                name,
+                f"not a setting of this function, so it would be ignored; the setting is "
+                f"{real}: rename it",
+            )
 
 
 def _csv(value: str) -> list[str]:

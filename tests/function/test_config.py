@@ -174,3 +174,34 @@ def test_the_initializer_refuses_a_timeout_shorter_than_the_margin(monkeypatch):
 
     with pytest.raises(entrypoints.InvalidConfigurationError, match="DEADLINE_MARGIN_MS"):
         entrypoints.initialize(context)
+
+
+@pytest.mark.parametrize(
+    ("name", "real"),
+    [
+        ("DRYRUN", "DRY_RUN"),
+        ("dry_run", "DRY_RUN"),
+        ("Dry-Run", "DRY_RUN"),
+        ("PROTECTED_INSTANCE_ID", "PROTECTED_INSTANCE_IDS"),
+        ("protected_instance_ids", "PROTECTED_INSTANCE_IDS"),
+        ("LOGLEVEL", "LOG_LEVEL"),
+    ],
+)
+def test_a_setting_in_another_spelling_is_refused(name: str, real: str):
+    """GIVEN a variable that is one of the function's settings in another case or spelling
+    WHEN the settings are read
+    THEN it is refused, naming it and the real setting: ignored, DRYRUN=true would let
+    the function delete what its author meant only to check."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings({name: "true"})
+
+    assert raised.value.variable == name
+    assert f"the setting is {real}" in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["DRY", "RUN", "DRY_RUN_NOTES", "PATH", "FC_FUNCTION_NAME"])
+def test_other_variables_are_let_be(name: str):
+    """GIVEN a variable that only shares part of a setting's name, or is FC's or the OS's
+    WHEN the settings are read
+    THEN it is no concern of the function's."""
+    assert load_settings({name: "true"}).dry_run is False
