@@ -16,10 +16,15 @@ from urllib.parse import unquote
 from cams_delete import deleter
 from cams_delete.config import Settings
 from cams_delete.extract import MISSING, Candidate, Extracted, from_direct
-from cams_delete.flags import is_dry_run_name, query_flag
+from cams_delete.flags import (
+    is_dry_run_name,
+    is_instance_id_name,
+    mentions_dry_run,
+    query_flag,
+)
 from cams_delete.logs import register_secrets
 from cams_delete.results import DeletionResult, failed, rejected
-from cams_delete.sources import DirectRequest, HttpTriggerEvent, parse_json
+from cams_delete.sources import DirectRequest, HttpTriggerEvent, RepeatedKeys, parse_json
 
 MAX_BODY_BYTES = 64 * 1024
 INSTANCES_PREFIX = "instances"
@@ -44,6 +49,10 @@ def respond(
         denied = check_bearer_token(request.headers.get("authorization"), settings)
         if denied is not None:
             return denied
+
+    malformed = envelope_problem(request)
+    if malformed is not None:
+        return malformed
 
     route = match_route(request.raw_path)
     if route is None:
@@ -101,6 +110,45 @@ def check_bearer_token(authorization: str | None, settings: Settings) -> HttpAns
         "Send the header 'Authorization: Bearer <token>' with a valid token",
         {"WWW-Authenticate": 'Bearer realm="cams-delete-instance"'},
     )
+
+
+def envelope_problem(request: HttpTriggerEvent) -> HttpAnswer | None:
+    """A 400 for an envelope FC would not build, else None. Such an event comes from a
+    direct invocation, and each way of reading it could lose a dry run: a key given twice
+    (FC joins repeated headers and query parameters with commas), a query, headers or body
+    of the wrong type (read as none), or a flag or an InstanceId beside them (not read)."""
+    raw = request.raw
+    for name in (None, "headers", "queryParameters"):
+        part = raw if name is None else raw.get(name)
+        if isinstance(part, RepeatedKeys):
+            where = f"The request's {name}" if name else "The request"
+            names = ", ".join(repr(key[:64]) for key in part.repeated[:3])
+            return _refuse(
+                400,
+                "InvalidParameter.RepeatedKey",
+                f"{where} names {names} more than once; send each once",
+            )
+    for name in ("headers", "queryParameters"):
+        part = raw.get(name)
+        if part is not None and not (
+            isinstance(part, dict) and all(isinstance(value, str) for value in part.values())
+        ):
+            return _refuse(
+                400,
+                "InvalidEvent",
+                f"The request's {name} must be an object of strings, as FC's HTTP trigger sends it",
+            )
+    if raw.get("body") is not None and not isinstance(raw.get("body"), str):
+        return _refuse(400, "InvalidEvent", "The request's body must be a string, as FC sends it")
+    for key in raw:
+        if is_dry_run_name(key) or mentions_dry_run(key) or is_instance_id_name(key):
+            return _refuse(
+                400,
+                "InvalidEvent",
+                f"{str(key)[:64]!r} beside the HTTP request is not read; name the instance in "
+                "the path or body, and add ?dryRun=true to check without deleting",
+            )
+    return None
 
 
 def match_route(raw_path: str) -> tuple[object, str] | None:

@@ -206,6 +206,60 @@ def test_protected_instance_gets_403(emulator, invoke: Invoke, monkeypatch):
     assert emulator.journal() == []
 
 
+def _with_repeated(event: dict, field: str | None, key: str, first: str, second: str) -> bytes:
+    """The event as JSON text whose `field` (or the event itself) gives `key` twice."""
+    part = event if field is None else event[field]
+    part.pop(key, None)
+    text = json.dumps(event)
+    opening = "{" if field is None else f'"{field}": {{'
+    start = text.index(opening) + len(opening)
+    pairs = f"{json.dumps(key)}: {json.dumps(first)}, {json.dumps(key)}: {json.dumps(second)}"
+    separator = ", " if part else ""
+    return (text[:start] + pairs + separator + text[start:]).encode()
+
+
+MALFORMED_ENVELOPES = [
+    pytest.param(
+        _with_repeated(http_event(), "queryParameters", "dryRun", "true", "false"),
+        "InvalidParameter.RepeatedKey",
+        id="query-key-twice",
+    ),
+    pytest.param(
+        _with_repeated(http_event(), "headers", "X-Dry-Run", "true", "false"),
+        "InvalidParameter.RepeatedKey",
+        id="header-twice",
+    ),
+    pytest.param(
+        _with_repeated(http_event(), None, "rawPath", "/", "/instances/i-1"),
+        "InvalidParameter.RepeatedKey",
+        id="path-twice",
+    ),
+    pytest.param(http_event(queryParameters="dryRun=true"), "InvalidEvent", id="query-as-text"),
+    pytest.param(http_event(queryParameters={"dryRun": True}), "InvalidEvent", id="query-bool"),
+    pytest.param(http_event(headers=["X-Dry-Run: true"]), "InvalidEvent", id="headers-as-list"),
+    pytest.param(http_event(body={"DryRun": True}), "InvalidEvent", id="body-as-object"),
+    pytest.param(http_event(DryRun=True), "InvalidEvent", id="flag-beside-the-request"),
+    pytest.param(http_event(InstanceId="i-2"), "InvalidEvent", id="instance-beside-it"),
+]
+
+
+@pytest.mark.parametrize(("event", "code"), MALFORMED_ENVELOPES)
+def test_an_http_envelope_fc_would_not_build_is_refused(
+    emulator, invoke: Invoke, event: object, code: str
+):
+    """GIVEN an HTTP trigger event made by hand and sent by direct invocation, with a key
+    given twice, a query, headers or body of the wrong type, or a flag beside the request
+    WHEN the function receives it
+    THEN 400 with a Code that says what is wrong, and nothing is deleted: each way of
+    reading it could lose the caller's dry run."""
+    emulator.add_instances("i-1", "i-2")
+
+    result = assert_json_response(invoke(event), 400)
+
+    assert result["Code"] == code
+    assert emulator.journal() == []
+
+
 class TestBearerToken:
     @pytest.fixture(autouse=True)
     def require_token(self, monkeypatch):
