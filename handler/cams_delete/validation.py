@@ -88,7 +88,7 @@ def policy_result(
             instance_id=instance_id,
             outcome=Outcome.DRY_RUN,
             code="DryRunOperation",
-            message="Dry run: the request is valid and would be sent; nothing was deleted",
+            message="Dry run: the request is valid and would be sent; this request deleted nothing",
             http_status=200,
         )
     return None

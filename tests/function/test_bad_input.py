@@ -1009,3 +1009,21 @@ def test_refusals_say_where_and_what_to_fix(
     assert document["Code"] == code
     assert hint in document["Message"]
     assert emulator.journal() == []
+
+
+def test_a_dry_run_and_a_deletion_of_one_instance_in_a_batch(emulator, invoke: Invoke):
+    """GIVEN a batch that asks for a dry run of i-1 and, in another element, its deletion
+    WHEN the function receives it
+    THEN each element gets its own answer: the dry run says that it deleted nothing, and
+    the deletion deletes i-1, once."""
+    emulator.add_instances("i-1")
+
+    run = invoke([{"InstanceId": "i-1", "DryRun": True}, {"InstanceId": "i-1"}])
+
+    assert run.result is not None
+    dry_run, deletion = run.result["Results"]
+    assert dry_run["Outcome"] == "dry_run"
+    assert "this request deleted nothing" in dry_run["Message"]
+    assert deletion["Outcome"] == "deleted"
+    assert len(emulator.calls()) == 1
+    assert emulator.instances() == set()
