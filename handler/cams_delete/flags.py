@@ -19,12 +19,15 @@ from typing import Any, Literal
 from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
 
 _QUERY_FIELDS = ("queryString", "queryParameters")
+_MESSAGE_FIELDS = frozenset(MESSAGE_BODY_FIELDS)
 _TEXT_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
 # "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
 _INSTANCE_ID_NAME = "instanceid"
 _MAX_FLAG_KEY = 256
+# Words in a key: an all-capitals run (DRY in DRYRun), a capitalised or lower-case word, digits.
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Dashes of every kind (Pd), "_" and its kin (Pc), invisible format characters (Cf).
 _SEPARATOR_CATEGORIES = frozenset({"Pd", "Pc", "Cf"})
 # "dry run", "DryRun", "dry_run"... as words in text ("laundry run" is not one).
@@ -74,15 +77,19 @@ def is_instance_id_name(key: object) -> bool:
 
 
 def mentions_dry_run(key: object) -> bool:
-    """Whether a key has the letters of `dryrun` in a row, whatever else is around or
-    between them (isDryRun, dry:run, DryRunMode, Dry·Run): a flag the function does not
-    read under that name, but that a caller may well have meant as one. Only a key's first
-    256 characters are read: NFKC can make one character eighteen."""
+    """Whether a key has the words "dry run" in it, whatever else is around or between them
+    (isDryRun, dry:run, DRY_RUN_MODE, Dry·Run, dryrunmode): a flag the function does not
+    read under that name, but that a caller may well have meant as one. Words are split at
+    separators and at camelCase humps, so laundryRunId and dryRuntime are not. Only a key's
+    first 256 characters are read: NFKC can make one character eighteen."""
     if not isinstance(key, str):
         return False
     key = key[:_MAX_FLAG_KEY]
-    lowered = key.casefold() if key.isascii() else unicodedata.normalize("NFKC", key).casefold()
-    return "dry" in lowered and "dryrun" in "".join(filter(str.isalnum, lowered))
+    text = key if key.isascii() else unicodedata.normalize("NFKC", key)
+    if "dry" not in text.casefold():
+        return False
+    words = [word.casefold() for word in _WORDS.findall(text)]
+    return " dry run " in f" {' '.join(words)} " or any(w.startswith("dryrun") for w in words)
 
 
 def _letters(key: str, *, limit: int) -> str | None:
@@ -138,8 +145,9 @@ def find_unread(
     The container's own flags are read, and so are those of a query string it carries.
     Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
     it says false; so is a key like a flag's that is not read as one, at any depth. A key
-    that reads as InstanceId is another instance, at any depth. The container's message
-    fields (Kafka `value`...) are parsed and searched too. The walk keeps one iterator per
+    that reads as InstanceId is another instance among the container's own fields or its
+    messages'. The container's message fields (Kafka `value`...) are parsed and searched
+    too. The walk keeps one iterator per
     level, not one entry per value: a wide event costs no more than its depth, and a deep
     one no recursion."""
     fields = [
@@ -174,7 +182,10 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
     """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
     if isinstance(value, RepeatedKeys):
         return "repeated"
-    if is_instance_id_name(key):
+    if is_instance_id_name(key) and (not keys or (len(keys) == 1 and keys[0] in _MESSAGE_FIELDS)):
+        # Beside the InstanceId read, on an envelope around it, or in a message beside it.
+        # Deeper, it is about something else: RocketMQ's systemProperties.INSTANCE_ID names
+        # the queue's instance.
         return "instance"
     if isinstance(value, Mapping) and _is_flag_pair(value):
         return "flag"

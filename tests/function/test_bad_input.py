@@ -571,11 +571,6 @@ SECOND_INSTANCES = [
     pytest.param({"InstanceId": "i-1", "instanceId": "i-2"}, "instanceId", id="other-case"),
     pytest.param({"InstanceId": "i-1", "INSTANCE_ID": "i-2"}, "INSTANCE_ID", id="other-spelling"),
     pytest.param(
-        {"InstanceId": "i-1", "related": {"instance_id": "i-2"}},
-        "related.instance_id",
-        id="nested",
-    ),
-    pytest.param(
         _cloud_event_with({"InstanceId": "i-1", "instanceID": "i-2"}),
         "data.instanceID",
         id="cloud-event-data",
@@ -609,8 +604,8 @@ def test_an_event_that_names_two_instances_is_refused(
     emulator, invoke: Invoke, event: object, location: str
 ):
     """GIVEN an event that names a second instance besides the InstanceId the function
-    reads: in another case or spelling, nested in another field, in a message beside it,
-    or on an envelope around it
+    reads: in another case or spelling beside it, in a message beside it, or on an
+    envelope or record around it
     WHEN the function receives it
     THEN it is rejected with InvalidParameter.InstanceId naming where the second one is,
     and neither is deleted: which one the caller meant is unknown."""
@@ -631,6 +626,7 @@ MISNAMED_FLAGS = [
     pytest.param({"InstanceId": "i-1", "isDryRun": True}, "isDryRun", id="prefixed"),
     pytest.param({"InstanceId": "i-1", "DryRunMode": "true"}, "DryRunMode", id="suffixed"),
     pytest.param({"InstanceId": "i-1", "dry:run": True}, '["dry:run"]', id="colon"),
+    pytest.param({"InstanceId": "i-1", "DRY_RUN_MODE": "on"}, "DRY_RUN_MODE", id="capitals"),
     pytest.param({"InstanceId": "i-1", "Dry\u00b7Run": 1}, '["Dry\\u00b7Run"]', id="middle-dot"),
     pytest.param(
         _cloud_event_with({"InstanceId": "i-1", "opts": {"is_dry_run": True}}),
@@ -690,6 +686,8 @@ def test_a_query_string_given_as_text_that_mentions_a_dry_run_is_refused(emulato
         {"InstanceId": "i-1", "headers": [{"key": "Dry-Run", "value": "false"}]},
         {"InstanceId": "i-1", "isDryRun": False},
         {"InstanceId": "i-1", "queryString": "verbose=1"},
+        {"InstanceId": "i-1", "laundryRunId": 7, "dryRuntime": "3s", "foundry_run": True},
+        {"InstanceId": "i-1", "source": {"INSTANCE_ID": "MQ_INST_1", "instanceId": "q-1"}},
     ],
     ids=[
         "false",
@@ -700,14 +698,18 @@ def test_a_query_string_given_as_text_that_mentions_a_dry_run_is_refused(emulato
         "a-pair-that-says-false",
         "a-misnamed-flag-that-says-false",
         "query-text-not-about-a-dry-run",
+        "words-that-only-contain-dry-run",
+        "an-instance-of-something-else-nested-deeper",
     ],
 )
 def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
     """GIVEN an event with, off the way to the InstanceId, a dry-run flag or name/value pair
     that says false, an object named dry-run with no value, message text that is not JSON
-    and does not mention a dry run, or other text that does
+    and does not mention a dry run, other text that does, keys whose letters only contain
+    "dryrun" (laundryRunId), or an instance id of something else nested in another field
     WHEN the function receives it
-    THEN the instance is deleted: only flags, and message text, are read for a dry run."""
+    THEN the instance is deleted: only flags, and message text, are read for a dry run, and
+    only the objects on the way, and their messages, for a second instance."""
     emulator.add_instances("i-1")
 
     run = invoke(event)

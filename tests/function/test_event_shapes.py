@@ -247,3 +247,24 @@ def test_empty_batch_succeeds_with_nothing_to_do(emulator, invoke: Invoke):
     assert run.result["Total"] == 0
     assert run.result["Success"] is True
     assert emulator.journal() == []
+
+
+def test_a_rocketmq_batch_deletes_the_instance_in_its_body(emulator, invoke: Invoke):
+    """GIVEN EventBridge's RocketMQ delivery: the request in data.body, beside
+    systemProperties whose INSTANCE_ID names the queue's instance
+    WHEN the batch, its one CloudEvent alone, and its record with the RawData schema arrive
+    THEN each deletes the CAMS instance in the body: the queue's instance id is about
+    something else, and is let be."""
+    [event] = load_event("eventbridge-rocketmq-batch.json")
+    assert event["data"]["systemProperties"]["INSTANCE_ID"].startswith("MQ_INST_")
+
+    outcomes = []
+    for delivery in ([event], event, [event["data"]]):
+        emulator.add_instances("cams-7f3a9c13")
+        run = invoke(delivery)
+        assert run.result is not None
+        document = run.result["Results"][0] if "Results" in run.result else run.result
+        outcomes.append(document["Outcome"])
+
+    assert outcomes == ["deleted", "deleted", "deleted"]
+    assert [call.instance_id for call in emulator.calls()] == ["cams-7f3a9c13"] * 3
