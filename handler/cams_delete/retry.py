@@ -68,7 +68,7 @@ def with_retries(
             return last
         delay = max(policy.backoff(attempts), last.retry_after_s or 0.0)
         if deadline.remaining() - delay < MIN_ATTEMPT_S:
-            if last.retry_after_s:
+            if last.retry_after_s and deadline.remaining() - last.retry_after_s < MIN_ATTEMPT_S:
                 # CAMS said when to come back, and it is after the deadline: its answer
                 # (a 429 or 503 with Retry-After) tells the caller more than a timeout.
                 return last

@@ -375,6 +375,19 @@ def test_a_retry_that_would_end_past_the_deadline_is_not_made():
     assert "InternalError" in (result.message or "")
 
 
+def test_a_short_wait_cams_asks_for_does_not_replace_the_timeout():
+    """GIVEN 2 s left, a failure asking to come back in 10 ms, and a backoff drawing 1.9 s
+    WHEN the first attempt fails
+    THEN the answer is DeadlineExceeded: CAMS's wait would have fit, the backoff did not."""
+    clock = FakeClock()
+    attempt = ScriptedAttempt(clock, [transient(retry_after_s=0.01), ok()])
+
+    result = run(attempt, pinned(0.95, base_delay_s=2.0), deadline_s=2.0)
+
+    assert clock.sleeps == []
+    assert result.code == "DeadlineExceeded"
+
+
 def test_a_wait_cams_asks_for_past_the_deadline_answers_with_its_own_answer():
     """GIVEN 2 s left and a throttle asking to come back in 1.9 s
     WHEN the first attempt fails
@@ -483,12 +496,14 @@ def test_the_loop_never_sleeps_past_the_deadline(scenario: Scenario):
     if result.outcome is Outcome.DELETED:
         assert len(attempt.calls) == s.failures + 1
     elif result.retryable and result.attempts < s.max_attempts:
-        # Out of time: a timeout, or CAMS's own answer when it said when to come back.
-        assert result.code == "DeadlineExceeded" or (
-            result.code == "Throttling" and result.retry_after_s == s.retry_after_s
-        )
+        # Out of time: a timeout, or CAMS's own answer when the wait it asked for does not
+        # fit in the time left.
         assert deadline.remaining() < MIN_ATTEMPT_S + max(
             retry_policy.backoff(result.attempts, lambda: s.draw), s.retry_after_s or 0.0
         )
+        if result.code != "DeadlineExceeded":
+            assert result.code == "Throttling"
+            assert s.retry_after_s is not None
+            assert deadline.remaining() - s.retry_after_s < MIN_ATTEMPT_S
     else:
         assert result.attempts == s.max_attempts
