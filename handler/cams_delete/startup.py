@@ -135,7 +135,7 @@ class LazyPackage(types.ModuleType):
 
     _lazy_submodules: dict[str, str]
     _lazy_loader: Any
-    _lazy_init_lock: threading.Lock
+    _lazy_init_lock: threading.RLock
     _lazy_init_done: bool
 
     @classmethod
@@ -147,7 +147,7 @@ class LazyPackage(types.ModuleType):
         assert isinstance(module, cls)
         module._lazy_submodules = submodules
         module._lazy_loader = spec.loader
-        module._lazy_init_lock = threading.Lock()
+        module._lazy_init_lock = threading.RLock()
         module._lazy_init_done = False
         return module
 
@@ -166,10 +166,17 @@ class LazyPackage(types.ModuleType):
             ) from None
 
     def _lazy_run_init(self) -> None:
+        """Run the real __init__ once. A read made while it runs, by the thread running it
+        (a submodule it imports), sees the names bound so far, as in any import; other
+        threads wait. If it fails, the next read runs it again and gets the error."""
         with self._lazy_init_lock:
             if not self._lazy_init_done:
                 self._lazy_init_done = True
-                self._lazy_loader.exec_module(self)
+                try:
+                    self._lazy_loader.exec_module(self)
+                except BaseException:
+                    self._lazy_init_done = False
+                    raise
 
 
 def import_lazily(name: str) -> types.ModuleType:

@@ -5,6 +5,7 @@ not at import, and loads for real, once, the moment anything does use it: a modu
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -364,6 +365,47 @@ def test_any_other_name_runs_the_real_init(lazy_probe: LazyProbe):
     assert everything == [first, package.Second, package.SecondPart]
     assert not hasattr(package, "Third")
     assert (lazy_probe.loads("_first"), lazy_probe.loads("_second")) == (1, 1)
+
+
+def test_a_read_while_the_real_init_runs_sees_the_names_bound_so_far(lazy_probe: LazyProbe):
+    """GIVEN a lazy package whose submodule reads, while the package's real __init__ runs
+    (it imports that submodule), a name the package does not re-export
+    WHEN __all__ is read, which runs the real __init__
+    THEN it completes: the read inside finds nothing bound yet, as in any import, rather
+    than waiting for itself."""
+    second = lazy_probe.directory / "_second.py"
+    second.write_text(
+        f"import {lazy_probe.name} as package\n\n"
+        'SEEN = getattr(package, "__version__", "not yet")\n' + second.read_text()
+    )
+    package = startup.import_lazily(lazy_probe.name)
+    done: list[object] = []
+    reader = threading.Thread(target=lambda: done.append(package.__all__), daemon=True)
+
+    reader.start()
+    reader.join(timeout=10)
+
+    assert done, "reading __all__ did not finish"
+    assert sys.modules[f"{lazy_probe.name}._second"].SEEN == "not yet"
+
+
+def test_an_init_that_fails_fails_again_on_the_next_read(lazy_probe: LazyProbe):
+    """GIVEN a lazy package whose real __init__ raises once it has re-exported its names
+    WHEN a name it does not re-export is read, twice
+    THEN both reads raise the __init__'s error, not a missing attribute."""
+    init = lazy_probe.directory / "__init__.py"
+    init.write_text(init.read_text() + "__all__ = undefined_name\n")
+    # Made by hand: import_lazily would import this __init__ as usual (it does more).
+    spec = importlib.util.spec_from_file_location(
+        lazy_probe.name, init, submodule_search_locations=[str(lazy_probe.directory)]
+    )
+    assert spec is not None
+    package = startup.LazyPackage.from_spec(spec, startup.reexported_names(LAZY_INIT) or {})
+    sys.modules[lazy_probe.name] = package
+
+    for _ in range(2):
+        with pytest.raises(NameError, match="undefined_name"):
+            _ = package.Third
 
 
 def test_a_package_that_does_more_is_imported_as_usual(lazy_probe: LazyProbe):
