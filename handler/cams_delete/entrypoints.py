@@ -59,10 +59,7 @@ def initialize(context: Any) -> None:
         logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
         # FC answers every invocation with the initializer's error, HTTP callers included,
         # and the caller may not be the operator: the variable's name, not its value.
-        raise InvalidConfigurationError(
-            f"The function's configuration is invalid ({error.variable}); its log says why "
-            f"under request id {getattr(context, 'request_id', None) or 'unknown'}"
-        ) from None
+        raise _invalid_configuration(error, getattr(context, "request_id", None)) from None
     logs.configure(settings.log_level)
     cams.load_sdk()
     logs.get().info(
@@ -227,7 +224,14 @@ def _refuse_misconfigured(
         return http.render(http.HttpAnswer(result), request_id)
     # Events must not be lost: a function error sends them to FC's retry and destination.
     _log_invocation(_source_name(event), [], started, status="error")
-    raise InvalidConfigurationError(str(error)) from None
+    raise _invalid_configuration(error, request_id) from None
+
+
+def _invalid_configuration(error: ConfigError, request_id: str | None) -> FunctionError:
+    return InvalidConfigurationError(
+        f"The function's configuration is invalid ({error.variable}); its log says why "
+        f"under request id {request_id or 'unknown'}"
+    )
 
 
 def _log_invocation(

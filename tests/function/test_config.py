@@ -145,6 +145,9 @@ def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
 
     assert run.error is not None
     assert "MAX_BATCH_SIZE" in str(run.error)
+    assert "lots" not in str(run.error)  # FC shows it to the caller: the name, not the value
+    [line] = run.lines("invalid_configuration")
+    assert "'lots'" in line["reason"]
 
 
 def test_a_timeout_shorter_than_the_margin_is_a_configuration_error(
@@ -152,8 +155,8 @@ def test_a_timeout_shorter_than_the_margin_is_a_configuration_error(
 ):
     """GIVEN a function timeout of 1 s and the default DEADLINE_MARGIN_MS of 1000
     WHEN an event arrives
-    THEN InvalidConfigurationError names DEADLINE_MARGIN_MS and the timeout (not a
-    DeadlineExceeded that FC would retry forever), and CAMS is not called."""
+    THEN InvalidConfigurationError names DEADLINE_MARGIN_MS (not a DeadlineExceeded that
+    FC would retry forever), its log line the timeout, and CAMS is not called."""
     emulator.add_instances("i-1")
     short = Python310Context(credentials=ROLE, function=FunctionMeta(timeout=1))
 
@@ -161,7 +164,8 @@ def test_a_timeout_shorter_than_the_margin_is_a_configuration_error(
 
     assert type(run.error).__name__ == "InvalidConfigurationError"
     assert "DEADLINE_MARGIN_MS" in str(run.error)
-    assert "1 s" in str(run.error)
+    [line] = run.lines("invalid_configuration")
+    assert "timeout (1 s)" in line["reason"]
     assert emulator.journal() == []
 
 
