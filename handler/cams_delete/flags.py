@@ -19,15 +19,13 @@ from typing import Any, Literal
 from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
 
 _QUERY_FIELDS = ("queryString", "queryParameters")
-_MESSAGE_FIELDS = frozenset(MESSAGE_BODY_FIELDS)
 _TEXT_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
+_REQUEST_FIELDS = _TEXT_FIELDS
 # "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
 _INSTANCE_ID_NAME = "instanceid"
 _MAX_FLAG_KEY = 256
-# Words in a key: an all-capitals run (DRY in DRYRun), a capitalised or lower-case word, digits.
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Dashes of every kind (Pd), "_" and its kin (Pc), invisible format characters (Cf).
 _SEPARATOR_CATEGORIES = frozenset({"Pd", "Pc", "Cf"})
 # "dry run", "DryRun", "dry_run"... as words in text ("laundry run" is not one).
@@ -77,19 +75,17 @@ def is_instance_id_name(key: object) -> bool:
 
 
 def mentions_dry_run(key: object) -> bool:
-    """Whether a key has the words "dry run" in it, whatever else is around or between them
-    (isDryRun, dry:run, DRY_RUN_MODE, Dry·Run, dryrunmode): a flag the function does not
-    read under that name, but that a caller may well have meant as one. Words are split at
-    separators and at camelCase humps, so laundryRunId and dryRuntime are not. Only a key's
-    first 256 characters are read: NFKC can make one character eighteen."""
+    """Whether a key has the letters of `dryrun` in a row, whatever else is around or
+    between them (isDryRun, isdryrun, dry:run, DryRunMode, Dry·Run): a flag the function
+    does not read under that name, but that a caller may well have meant as one. A word
+    that only ends in "dry" (laundryRunId) is caught too: telling it from isdryrun takes a
+    dictionary, and a refusal costs a rename where a missed dry run costs a deletion. Only a
+    key's first 256 characters are read: NFKC can make one character eighteen."""
     if not isinstance(key, str):
         return False
     key = key[:_MAX_FLAG_KEY]
-    text = key if key.isascii() else unicodedata.normalize("NFKC", key)
-    if "dry" not in text.casefold():
-        return False
-    words = [word.casefold() for word in _WORDS.findall(text)]
-    return " dry run " in f" {' '.join(words)} " or any(w.startswith("dryrun") for w in words)
+    lowered = key.casefold() if key.isascii() else unicodedata.normalize("NFKC", key).casefold()
+    return "dry" in lowered and "dryrun" in "".join(filter(str.isalnum, lowered))
 
 
 def _letters(key: str, *, limit: int) -> str | None:
@@ -145,9 +141,9 @@ def find_unread(
     The container's own flags are read, and so are those of a query string it carries.
     Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
     it says false; so is a key like a flag's that is not read as one, at any depth. A key
-    that reads as InstanceId is another instance among the container's own fields or its
-    messages'. The container's message fields (Kafka `value`...) are parsed and searched
-    too. The walk keeps one iterator per
+    that reads as InstanceId is another instance among the container's own fields, or in
+    a message or query string it carries. The container's message fields (Kafka
+    `value`...) are parsed and searched too. The walk keeps one iterator per
     level, not one entry per value: a wide event costs no more than its depth, and a deep
     one no recursion."""
     fields = [
@@ -182,10 +178,7 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
     """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
     if isinstance(value, RepeatedKeys):
         return "repeated"
-    if is_instance_id_name(key) and (not keys or (len(keys) == 1 and keys[0] in _MESSAGE_FIELDS)):
-        # Beside the InstanceId read, on an envelope around it, or in a message beside it.
-        # Deeper, it is about something else: RocketMQ's systemProperties.INSTANCE_ID names
-        # the queue's instance.
+    if is_instance_id_name(key) and _where_a_request_is(keys):
         return "instance"
     if isinstance(value, Mapping) and _is_flag_pair(value):
         return "flag"
@@ -200,6 +193,17 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
         # object: text left as text cannot be read, so it must not mention a dry run.
         return "text" if _DRY_RUN_WORDS.search(value) else None
     return None
+
+
+def _where_a_request_is(keys: list[str | int]) -> bool:
+    """Whether an object reached through `keys` could hold a request: the container itself
+    (the request, or an envelope or record on the way to it), or a message or query string
+    beside it, or an element of one. Deeper, an InstanceId is about something else:
+    RocketMQ's systemProperties.INSTANCE_ID names the queue's instance."""
+    if not keys:
+        return True
+    first, *rest = keys
+    return first in _REQUEST_FIELDS and all(isinstance(index, int) for index in rest)
 
 
 def _is_flag_pair(pair: Mapping[str, Any]) -> bool:

@@ -201,10 +201,10 @@ def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
 
 
 def dry_run_header(headers: dict[str, str]) -> HttpAnswer | None:
-    """A header that reads as a dry run (`Dry-Run`, `X-Dry-Run`) is refused unless it says
-    false: the API reads ?dryRun=true, and ignoring the header would delete."""
+    """A header that reads as a dry run (`Dry-Run`, `X-Dry-Run`, `Is-Dry-Run`) is refused
+    unless it says false: the API reads ?dryRun=true, and ignoring the header would delete."""
     for name, value in headers.items():
-        if is_dry_run_name(name) and query_flag(value) is not False:
+        if (is_dry_run_name(name) or mentions_dry_run(name)) and query_flag(value) is not False:
             return _refuse(
                 400,
                 "InvalidParameter.DryRun",

@@ -66,13 +66,17 @@ def with_retries(
         last = attempt(*attempt_timeouts(policy, remaining)).with_attempts(attempts)
         if not last.retryable or attempts >= policy.max_attempts:
             return last
-        delay = max(policy.backoff(attempts), last.retry_after_s or 0.0)
-        if deadline.remaining() - delay < MIN_ATTEMPT_S:
-            if last.retry_after_s and deadline.remaining() - last.retry_after_s < MIN_ATTEMPT_S:
+        retry_after = last.retry_after_s or 0.0
+        delay = max(policy.backoff(attempts), retry_after)
+        spare = deadline.remaining() - MIN_ATTEMPT_S
+        if delay > spare:
+            if not retry_after:
+                return deadline_exceeded(instance_id, last, attempts)
+            if retry_after > spare:
                 # CAMS said when to come back, and it is after the deadline: its answer
                 # (a 429 or 503 with Retry-After) tells the caller more than a timeout.
                 return last
-            return deadline_exceeded(instance_id, last, attempts)
+            delay = retry_after  # CAMS's wait fits where the jitter did not
         if on_retry is not None:
             on_retry(last, attempts, delay)
         sleep(delay)

@@ -168,7 +168,12 @@ class LazyPackage(types.ModuleType):
     def _lazy_run_init(self) -> None:
         """Run the real __init__ once. A read made while it runs, by the thread running it
         (a submodule it imports), sees the names bound so far, as in any import; other
-        threads wait. If it fails, the next read runs it again and gets the error."""
+        threads wait. If it fails, the next read runs it again and gets the error.
+
+        Unlike the import system's locks, this one is not part of its deadlock detection: a
+        submodule that, imported by another thread at that moment, read a name that is not
+        re-exported would wait for this __init__, which waits for that submodule. The SDK's
+        models read the package only inside their methods."""
         with self._lazy_init_lock:
             if not self._lazy_init_done:
                 self._lazy_init_done = True

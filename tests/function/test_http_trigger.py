@@ -475,7 +475,13 @@ def test_a_post_body_that_could_hide_a_dry_run_is_refused(
 
 @pytest.mark.parametrize(
     ("method", "name", "value"),
-    [("DELETE", "Dry-Run", "true"), ("DELETE", "X-Dry-Run", "1"), ("POST", "X-Dry-Run", "true")],
+    [
+        ("DELETE", "Dry-Run", "true"),
+        ("DELETE", "X-Dry-Run", "1"),
+        ("POST", "X-Dry-Run", "true"),
+        ("DELETE", "Is-Dry-Run", "true"),
+        ("DELETE", "X-Dry-Run-Mode", "on"),
+    ],
 )
 def test_a_dry_run_header_is_refused_not_ignored(emulator, invoke: Invoke, method, name, value):
     """GIVEN DELETE /instances/i-1, or POST / naming i-1, with a header that reads as a dry run

@@ -375,17 +375,19 @@ def test_a_retry_that_would_end_past_the_deadline_is_not_made():
     assert "InternalError" in (result.message or "")
 
 
-def test_a_short_wait_cams_asks_for_does_not_replace_the_timeout():
-    """GIVEN 2 s left, a failure asking to come back in 10 ms, and a backoff drawing 1.9 s
+def test_a_wait_cams_asks_for_that_fits_is_made_when_the_jitter_does_not_fit():
+    """GIVEN 2 s left, a throttle asking to come back in 1 s, and a backoff drawing 1.9 s
     WHEN the first attempt fails
-    THEN the answer is DeadlineExceeded: CAMS's wait would have fit, the backoff did not."""
+    THEN the loop waits the 1 s CAMS asked for and retries, rather than giving up with
+    time left."""
     clock = FakeClock()
-    attempt = ScriptedAttempt(clock, [transient(retry_after_s=0.01), ok()])
+    attempt = ScriptedAttempt(clock, [transient("Throttling", retry_after_s=1.0), ok()])
 
     result = run(attempt, pinned(0.95, base_delay_s=2.0), deadline_s=2.0)
 
-    assert clock.sleeps == []
-    assert result.code == "DeadlineExceeded"
+    assert clock.sleeps == [1.0]
+    assert result.outcome is Outcome.DELETED
+    assert result.attempts == 2
 
 
 def test_a_wait_cams_asks_for_past_the_deadline_answers_with_its_own_answer():
