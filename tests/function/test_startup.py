@@ -14,6 +14,7 @@ import textwrap
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,28 @@ def value():
 """
 
 
+def count_lines(path: Path) -> int:
+    """How many times a probe module's body ran: it writes a line each time."""
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@contextmanager
+def probe_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str, files: dict[str, str]
+) -> Iterator[tuple[str, Path]]:
+    """A package of a fresh name on sys.path, its files formatted with that name; its
+    modules leave sys.modules afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    package = tmp_path / name
+    package.mkdir()
+    for file, text in files.items():
+        (package / file).write_text(text.format(name=name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name, package
+    for module in [m for m in sys.modules if m.startswith(name)]:
+        del sys.modules[module]
+
+
 @dataclass
 class Probe:
     name: str
@@ -67,23 +90,15 @@ class Probe:
     directory: Path
 
     def loads(self, of: str = "loads") -> int:
-        loads = self.directory / of
-        return len(loads.read_text().splitlines()) if loads.exists() else 0
+        return count_lines(self.directory / of)
 
 
 @pytest.fixture
 def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Probe]:
-    name = f"probe_{uuid.uuid4().hex}"
-    package = tmp_path / name
-    package.mkdir()
-    (package / "__init__.py").write_text(PROBE)
-    (package / "client.py").write_text(CLIENT)
-    (package / "sub.py").write_text('SUB = "sub"\n')
-    (tmp_path / f"{name}_importer.py").write_text(IMPORTER.format(name=name))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield Probe(name, f"{name}_importer", package)
-    for module in [m for m in sys.modules if m.startswith(name)]:
-        del sys.modules[module]
+    files = {"__init__.py": PROBE, "client.py": CLIENT, "sub.py": 'SUB = "sub"\n'}
+    with probe_package(tmp_path, monkeypatch, "probe", files) as (name, package):
+        (tmp_path / f"{name}_importer.py").write_text(IMPORTER.format(name=name))
+        yield Probe(name, f"{name}_importer", package)
 
 
 def import_deferred(probe: Probe) -> object:
@@ -263,23 +278,15 @@ class LazyProbe:
     directory: Path
 
     def loads(self, module: str) -> int:
-        loads = self.directory / f"{module}_loads"
-        return len(loads.read_text().splitlines()) if loads.exists() else 0
+        return count_lines(self.directory / f"{module}_loads")
 
 
 @pytest.fixture
 def lazy_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LazyProbe]:
-    name = f"lazy_probe_{uuid.uuid4().hex}"
-    package = tmp_path / name
-    package.mkdir()
-    (package / "__init__.py").write_text(LAZY_INIT)
     # A submodule imports the package at its top, as the SDK's models do.
-    (package / "_first.py").write_text(LAZY_FIRST.format(name=name))
-    (package / "_second.py").write_text(LAZY_SECOND)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield LazyProbe(name, package)
-    for module in [m for m in sys.modules if m.startswith(name)]:
-        del sys.modules[module]
+    files = {"__init__.py": LAZY_INIT, "_first.py": LAZY_FIRST, "_second.py": LAZY_SECOND}
+    with probe_package(tmp_path, monkeypatch, "lazy_probe", files) as (name, package):
+        yield LazyProbe(name, package)
 
 
 @pytest.mark.parametrize(
