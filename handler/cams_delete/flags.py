@@ -19,8 +19,8 @@ from typing import Any, Literal
 from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
 
 _QUERY_FIELDS = ("queryString", "queryParameters")
-_TEXT_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
-_REQUEST_FIELDS = _TEXT_FIELDS
+# The fields that carry a message or a query string beside an object: read as objects.
+_CARRIER_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
 # "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
@@ -188,7 +188,7 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
         return None if read or query_flag(value) is False else "flag"
     if mentions_dry_run(key) and query_flag(value) is not False:
         return "misnamed"
-    if not keys and key in _TEXT_FIELDS and isinstance(value, str):
+    if not keys and key in _CARRIER_FIELDS and isinstance(value, str):
         # Message text was parsed before the walk, and a query string is read only as an
         # object: text left as text cannot be read, so it must not mention a dry run.
         return "text" if _DRY_RUN_WORDS.search(value) else None
@@ -203,7 +203,7 @@ def _where_a_request_is(keys: list[str | int]) -> bool:
     if not keys:
         return True
     first, *rest = keys
-    return first in _REQUEST_FIELDS and all(isinstance(index, int) for index in rest)
+    return first in _CARRIER_FIELDS and all(isinstance(index, int) for index in rest)
 
 
 def _is_flag_pair(pair: Mapping[str, Any]) -> bool:
