@@ -199,9 +199,27 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
         "Nothing in it was deleted: lower the trigger's batch size",
         size,
     )
-    logs.get().error("batch_rejected", size=size, limit=settings.max_batch_size)
-    _log_invocation("batch", [], started, status="failed", count=size)
+    # Nothing in it is retried: say what it held, so that it can be sent again.
+    logs.get().error(
+        "batch_rejected", size=size, limit=settings.max_batch_size, held=_held(event.elements)
+    )
+    _log_invocation(
+        "batch", [], started, status="failed", count=size,
+        code="InvalidParameter.BatchSize", outcomes={"rejected": size},
+    )  # fmt: skip
     return document
+
+
+def _held(elements: list[Any], shown: int = 20) -> list[str]:
+    """How a refused batch's first elements can be found again: a CloudEvent's id, or the
+    InstanceId a request names (each cut to 128 characters)."""
+    held = []
+    for element in elements[:shown]:
+        if isinstance(element, dict):
+            name = element.get("id") if "specversion" in element else element.get("InstanceId")
+            if isinstance(name, str):
+                held.append(name[: sources.MAX_ID_SHOWN])
+    return held
 
 
 def _refuse_misconfigured(
@@ -241,14 +259,22 @@ def _log_invocation(
     *,
     status: int | str,
     count: int | None = None,
+    code: str | None = None,
+    outcomes: dict[str, int] | None = None,
 ) -> None:
+    """The invocation's summary line; `code`, `outcomes` and `count` say what was refused
+    whole, before any result was made."""
     fields: dict[str, Any] = {"code": results[0].code} if len(results) == 1 else {}
+    if code is not None:
+        fields["code"] = code
+    if outcomes is None:
+        outcomes = {k: v for k, v in outcome_counts(results).items() if v}
     logs.get().info(
         "invocation",
         source=source,
         count=len(results) if count is None else count,
         status=status,
-        outcomes={k: v for k, v in outcome_counts(results).items() if v},
+        outcomes=outcomes,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
         **fields,
     )

@@ -184,6 +184,13 @@ def test_batch_over_the_limit_is_rejected_whole(emulator, invoke: Invoke, monkey
     assert run.result["Counts"]["rejected"] == 4
     assert emulator.journal() == []
     assert len(emulator.instances()) == 4
+    # Nothing in it is retried: the log says what it held, so it can be sent again.
+    [refused] = run.lines("batch_rejected")
+    assert refused["level"] == "error"
+    assert refused["held"] == ["b1", "b2", "b3", "b4"]
+    [invocation] = run.lines("invocation")
+    assert invocation["outcomes"] == {"rejected": 4}
+    assert invocation["code"] == "InvalidParameter.BatchSize"
 
 
 def test_protected_instance_is_refused_before_any_call(emulator, invoke: Invoke, monkeypatch):
