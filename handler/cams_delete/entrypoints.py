@@ -18,6 +18,8 @@ from cams_delete.results import (
 )
 from cams_delete.retry import MIN_ATTEMPT_S, Deadline
 
+# What a caller is told of a bug; the log has its traceback.
+UNEXPECTED = "The function failed unexpectedly; see its log for this request id"
 # FC's built-in runtimes default to 3 s; used only when the context does not say.
 DEFAULT_TIMEOUT_S = 3.0
 _cold_start = True
@@ -72,16 +74,22 @@ def initialize(context: Any) -> None:
 
 
 def handle(event: bytes, context: Any) -> dict[str, Any]:
+    started = time.monotonic()
     try:
-        return _handle(event, context)
+        return _handle(event, context, started)
     except FunctionError as error:
         # FC puts the traceback in its error response: the frames of the function's work
         # say nothing to the caller (the log has what happened).
         raise error.with_traceback(None) from None
+    except Exception:
+        # A bug outside the steps that catch their own: logged with its traceback, and
+        # raised as the function's own error, so that FC keeps the event.
+        logs.get().exception("unexpected_error", source="unknown")
+        _log_invocation("unknown", [], started, status="error")
+        raise UnexpectedFunctionError(UNEXPECTED) from None
 
 
-def _handle(event: bytes, context: Any) -> dict[str, Any]:
-    started = time.monotonic()
+def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
     global _cold_start
     cold_start, _cold_start = _cold_start, False
     request_id = getattr(context, "request_id", None)
@@ -129,9 +137,7 @@ def _handle_http(
 
 def _raise_for_async(result: DeletionResult) -> None:
     if result.code == "UnexpectedError":
-        raise UnexpectedFunctionError(
-            "The function failed unexpectedly; see its log for this request id"
-        )
+        raise UnexpectedFunctionError(UNEXPECTED)
     if result.retryable:
         raise RetryableDeletionError(
             f"The deletion failed but may succeed if retried ({result.code}); raising so "
@@ -160,9 +166,7 @@ def _handle_event(
     except Exception:
         logs.get().exception("unexpected_error", source=source)
         _log_invocation(source, [], started, status="error")
-        raise UnexpectedFunctionError(
-            "The function failed unexpectedly; see its log for this request id"
-        ) from None
+        raise UnexpectedFunctionError(UNEXPECTED) from None
     retrying = [result for result in results if result.retryable]
     status = "retrying" if retrying else "succeeded" if document["Success"] else "failed"
     _log_invocation(source, results, started, status=status)

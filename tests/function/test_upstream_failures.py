@@ -471,6 +471,34 @@ def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
     assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
 
 
+def test_a_bug_before_the_event_is_read_is_still_the_functions_own_error(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a bug in reading the event, before any step that catches its own
+    WHEN an event arrives
+    THEN the invocation raises UnexpectedFunctionError, whose traceback holds the entry
+    points' frames only; the bug's traceback is logged, with the invocation line."""
+    from cams_delete import sources
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(sources, "recognise", broken)
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert type(run.error).__name__ == "UnexpectedFunctionError"
+    assert "simulated bug" not in str(run.error)
+    assert run.error is not None
+    assert run.error.__cause__ is None
+    frames = [frame.name for frame in traceback.extract_tb(run.error.__traceback__)]
+    assert frames[-2:] == ["handler", "handle"]
+    assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
+    [invocation] = run.lines("invocation")
+    assert invocation["status"] == "error"
+    assert emulator.journal() == []
+
+
 @pytest.mark.parametrize(
     ("data", "code", "message"),
     [
