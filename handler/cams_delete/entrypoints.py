@@ -82,11 +82,8 @@ def handle(event: bytes, context: Any) -> dict[str, Any]:
         # say nothing to the caller (the log has what happened).
         raise error.with_traceback(None) from None
     except Exception:
-        # A bug outside the steps that catch their own: logged with its traceback, and
-        # raised as the function's own error, so that FC keeps the event.
-        logs.get().exception("unexpected_error", source="unknown")
-        _log_invocation("unknown", [], started, status="error")
-        raise UnexpectedFunctionError(UNEXPECTED) from None
+        # A bug outside the steps that catch their own.
+        raise _bug("unknown", started) from None
 
 
 def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
@@ -135,6 +132,14 @@ def _handle_http(
     return http.render(answer, request_id)
 
 
+def _bug(source: str, started: float) -> UnexpectedFunctionError:
+    """For the exception being handled: its traceback and the invocation line logged, and
+    the function's own error to raise, so that FC keeps the event."""
+    logs.get().exception("unexpected_error", source=source)
+    _log_invocation(source, [], started, status="error")
+    return UnexpectedFunctionError(UNEXPECTED)
+
+
 def _raise_for_async(result: DeletionResult) -> None:
     if result.code == "UnexpectedError":
         raise UnexpectedFunctionError(UNEXPECTED)
@@ -164,9 +169,7 @@ def _handle_event(
             results = deleter.process([extract.from_single(event)], plan)
             document = results[0].to_document()
     except Exception:
-        logs.get().exception("unexpected_error", source=source)
-        _log_invocation(source, [], started, status="error")
-        raise UnexpectedFunctionError(UNEXPECTED) from None
+        raise _bug(source, started) from None
     retrying = [result for result in results if result.retryable]
     status = "retrying" if retrying else "succeeded" if document["Success"] else "failed"
     _log_invocation(source, results, started, status=status)
