@@ -24,7 +24,12 @@ _CARRIER_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
 # "_", "-", "." and every ASCII character str.split() takes for a space (tab, newline...).
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
-_INSTANCE_ID_NAME = "instanceid"
+_INSTANCE_ID_NAMES = frozenset({"instanceid"})
+# Each set's shortest and longest name: a key with fewer letters, or more, is none of them.
+_NAME_LENGTHS = {
+    names: (min(map(len, names)), max(map(len, names)))
+    for names in (_DRY_RUN_NAMES, _INSTANCE_ID_NAMES)
+}
 _MAX_FLAG_KEY = 256
 # Dashes of every kind (Pd), "_" and its kin (Pc), invisible format characters (Cf).
 _SEPARATOR_CATEGORIES = frozenset({"Pd", "Pc", "Cf"})
@@ -57,21 +62,22 @@ def is_dry_run_name(key: object) -> bool:
     """Whether a key reads `dryrun` or `xdryrun` (the X-Dry-Run header) once case, `_`,
     `.`, dashes and spaces are set aside, full-width letters (typed by some input methods)
     read as ASCII."""
-    if not isinstance(key, str):
-        return False
-    if key.isascii():  # nearly every key: no per-character normalisation needed
-        return len(key) >= 6 and key.casefold().translate(_NAME_SEPARATORS) in _DRY_RUN_NAMES
-    return _letters(key, limit=7) in _DRY_RUN_NAMES
+    return _reads_as(key, _DRY_RUN_NAMES)
 
 
 def is_instance_id_name(key: object) -> bool:
     """Whether a key reads `InstanceId` as is_dry_run_name reads `DryRun` (instanceId,
     instance_id, INSTANCE-ID...)."""
+    return _reads_as(key, _INSTANCE_ID_NAMES)
+
+
+def _reads_as(key: object, names: frozenset[str]) -> bool:
     if not isinstance(key, str):
         return False
-    if key.isascii():
-        return len(key) >= 10 and key.casefold().translate(_NAME_SEPARATORS) == _INSTANCE_ID_NAME
-    return _letters(key, limit=10) == _INSTANCE_ID_NAME
+    shortest, longest = _NAME_LENGTHS[names]
+    if key.isascii():  # nearly every key: no per-character normalisation needed
+        return len(key) >= shortest and key.casefold().translate(_NAME_SEPARATORS) in names
+    return _letters(key, limit=longest) in names
 
 
 def mentions_dry_run(key: object) -> bool:
