@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -448,6 +449,11 @@ def test_expired_role_token_is_retryable_so_the_event_is_kept(invoke: Invoke, mo
         assert emu.instances() == {"i-1"}
 
 
+def simulated_bug(*_args: object, **_kwargs: object) -> NoReturn:
+    """Stands in for a step of the function that has a bug."""
+    raise RuntimeError("simulated bug")
+
+
 def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
     emulator, invoke: Invoke, monkeypatch
 ):
@@ -457,10 +463,7 @@ def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
     traceback is logged, and the invocation line says it ended in error."""
     from cams_delete import deleter
 
-    def broken(*_args, **_kwargs):
-        raise RuntimeError("simulated bug")
-
-    monkeypatch.setattr(deleter, "process", broken)
+    monkeypatch.setattr(deleter, "process", simulated_bug)
 
     run = invoke({"InstanceId": "i-1"})
 
@@ -480,10 +483,7 @@ def test_a_bug_before_the_event_is_read_is_still_the_functions_own_error(
     points' frames only; the bug's traceback is logged, with the invocation line."""
     from cams_delete import sources
 
-    def broken(*_args, **_kwargs):
-        raise RuntimeError("simulated bug")
-
-    monkeypatch.setattr(sources, "recognise", broken)
+    monkeypatch.setattr(sources, "recognise", simulated_bug)
 
     run = invoke({"InstanceId": "i-1"})
 
