@@ -45,14 +45,18 @@ class InvalidConfigurationError(FunctionError):
     """The function's environment variables are wrong; the message names the variable."""
 
 
+class InitializationError(FunctionError):
+    """The initializer failed for another reason (an SDK that will not import); the log
+    has the traceback."""
+
+
 def initialize(context: Any) -> None:
     """Fail fast on bad configuration, configure logging, and pay for imports now."""
     started = time.monotonic()
+    request_id = getattr(context, "request_id", None)
     # The initializer runs once per instance, before any invocation: a cold start.
     logs.bind_invocation(
-        request_id=getattr(context, "request_id", None),
-        function_name=_function_name(context),
-        cold_start=True,
+        request_id=request_id, function_name=_function_name(context), cold_start=True
     )
     try:
         settings, _ = _settings_and_timeout(context)
@@ -61,9 +65,18 @@ def initialize(context: Any) -> None:
         logs.get().critical("invalid_configuration", variable=error.variable, reason=str(error))
         # FC answers every invocation with the initializer's error, HTTP callers included,
         # and the caller may not be the operator: the variable's name, not its value.
-        raise _invalid_configuration(error, getattr(context, "request_id", None)) from None
+        raise _invalid_configuration(error, request_id) from None
     logs.configure(settings.log_level)
-    cams.load_sdk()
+    try:
+        cams.load_sdk()
+    except Exception:
+        # E.g. a package built for another runtime. FC sends this error to every caller:
+        # the traceback goes to the log, and the error says where to find it.
+        logs.get().exception("initialization_failed")
+        raise InitializationError(
+            "The function could not start; its log says why under request id "
+            f"{request_id or 'unknown'}"
+        ) from None
     logs.get().info(
         "initialized",
         region=settings.region,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import traceback
 
 import pytest
 
@@ -132,6 +133,35 @@ def test_initializer_succeeds_and_loads_the_sdk(emulator, capsys):
     assert line["request_id"] == context.request_id
     assert line["function_name"] == context.function.name
     assert line["cold_start"] is True
+
+
+def test_an_initializer_that_cannot_load_the_sdk_logs_why_and_shows_no_traceback(
+    monkeypatch, capsys
+):
+    """GIVEN an SDK that fails to import (a package built for another runtime)
+    WHEN FC runs the initializer
+    THEN it raises the function's own error, which FC sends to every caller: a summary
+    naming the request id, no frame below the entry point, no chained cause; the log has
+    the reason and the traceback."""
+
+    def broken_sdk() -> None:
+        raise ImportError("No module named '_cffi_backend'")
+
+    monkeypatch.setattr(entrypoints.cams, "load_sdk", broken_sdk)
+    context = Python310Context(credentials=ROLE)
+
+    with pytest.raises(entrypoints.InitializationError) as raised:
+        entrypoints.initialize(context)
+
+    assert context.request_id in str(raised.value)
+    assert "_cffi_backend" not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    frames = [frame.name for frame in traceback.extract_tb(raised.value.__traceback__)]
+    assert frames[1:] == ["initialize"]  # below the test's own frame
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["event"], line["level"]) == ("initialization_failed", "error")
+    assert line["request_id"] == context.request_id
+    assert "_cffi_backend" in line["exception"]
 
 
 def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
