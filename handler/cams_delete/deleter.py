@@ -18,6 +18,8 @@ from cams_delete.retry import Deadline, RetryPolicy, with_retries
 from cams_delete.validation import check_instance_id, policy_result
 
 _CLIENTS = cams.ClientCache()
+# The code of a result for an instance that could not be tried: the function has no role.
+MISSING_CREDENTIALS = "MissingCredentials"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Plan:
     deadline: Deadline
     credentials: Callable[[], RoleCredentials]
     dry_run: bool
+    # A synchronous HTTP caller reads why it was refused; an event's result is read by
+    # nobody and never retried, so its refusals are logged as errors.
+    caller_reads_results: bool = False
 
 
 def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
@@ -38,7 +43,7 @@ def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
         decided = _decide_without_cams(item, plan)
         if isinstance(decided, DeletionResult):
             results[index] = decided
-            log_result(decided, _event_ids([item]))
+            log_result(decided, _event_ids([item]), caller_reads=plan.caller_reads_results)
         else:
             positions.setdefault(decided, []).append(index)
     # The events that asked for each instance, so that its one deletion line names them all.
@@ -76,8 +81,9 @@ def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, D
     except MissingCredentialsError as error:
         return {
             instance_id: _logged(
-                failed(instance_id, "MissingCredentials", str(error), 500, retryable=False),
+                failed(instance_id, MISSING_CREDENTIALS, str(error), 500, retryable=False),
                 0.0,
+                plan,
                 event_ids,
             )
             for instance_id, event_ids in asked_by.items()
@@ -124,7 +130,7 @@ def delete_instance(
         )
 
     result = with_retries(attempt, instance_id, policy, plan.deadline, on_retry=_log_retry)
-    return _logged(result, time.monotonic() - started, event_ids)
+    return _logged(result, time.monotonic() - started, plan, event_ids)
 
 
 # The settings object stays the same while the environment does (config caches it), and
@@ -161,9 +167,9 @@ def _log_retry(result: DeletionResult, attempt: int, delay_s: float) -> None:
 
 
 def _logged(
-    result: DeletionResult, duration_s: float, event_ids: Sequence[str] = ()
+    result: DeletionResult, duration_s: float, plan: Plan, event_ids: Sequence[str] = ()
 ) -> DeletionResult:
-    log_result(result, event_ids, duration_s)
+    log_result(result, event_ids, duration_s, caller_reads=plan.caller_reads_results)
     return result
 
 
@@ -174,7 +180,11 @@ def _event_ids(items: Sequence[Extracted]) -> tuple[str, ...]:
 
 
 def log_result(
-    result: DeletionResult, event_ids: Sequence[str] = (), duration_s: float = 0.0
+    result: DeletionResult,
+    event_ids: Sequence[str] = (),
+    duration_s: float = 0.0,
+    *,
+    caller_reads: bool = False,
 ) -> None:
     """The canonical line for one instance: what happened, which events asked for it, and
     how to find it in CAMS."""
@@ -195,10 +205,21 @@ def log_result(
         fields["event_id"] = event_ids[0]
     elif event_ids:
         fields["event_ids"] = list(event_ids)
-    logger = logs.get()
+    getattr(logs.get(), log_level(result, caller_reads=caller_reads))("deletion", **fields)
+
+
+# Log levels from the least to the most severe, as log_level names them.
+LEVELS = ("info", "warning", "error")
+
+
+def log_level(result: DeletionResult, *, caller_reads: bool) -> str:
+    """info when the instance is gone or a dry run passed; warning when a retry may still
+    succeed, or when a caller reads why it was refused; error for everything else, which
+    nothing will retry and, from an event, nobody reads."""
     if result.success:
-        logger.info("deletion", **fields)
-    elif result.outcome is Outcome.REJECTED or result.retryable:
-        logger.warning("deletion", **fields)
-    else:
-        logger.error("deletion", **fields)
+        return "info"
+    if result.retryable or (
+        caller_reads and result.outcome is Outcome.REJECTED and result.http_status < 500
+    ):
+        return "warning"
+    return "error"

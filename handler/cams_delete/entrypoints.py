@@ -114,12 +114,16 @@ def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
     logs.configure(settings.log_level)
     deadline = Deadline(started + timeout_s - settings.deadline_margin_s)
 
+    caller_reads = isinstance(recognised, sources.HttpTriggerEvent) and not recognised.is_async
+
     def plan_for(dry_run: bool) -> deleter.Plan:
-        return deleter.Plan(settings, deadline, lambda: credentials.resolve(context), dry_run)
+        return deleter.Plan(
+            settings, deadline, lambda: credentials.resolve(context), dry_run, caller_reads
+        )
 
     if isinstance(recognised, sources.HttpTriggerEvent):
         return _handle_http(recognised, settings, plan_for, request_id, started)
-    return _handle_event(recognised, settings, plan_for(settings.dry_run), started)
+    return _handle_event(recognised, settings, plan_for(settings.dry_run), request_id, started)
 
 
 def _handle_http(
@@ -133,15 +137,21 @@ def _handle_http(
     response. An asynchronous one raises as an event does."""
     from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
+    caller_reads = not request.is_async
     try:
         answer = http.respond(request, settings, plan_for)
     except Exception:
         logs.get().exception("unexpected_error", source="http")
         answer = http.unexpected_error(request_id)
-    _log_invocation("http", [answer.result], started, status=answer.status)
+    if not answer.logged:
+        # Refused by the trigger's own checks (route, method, body, flags, token).
+        deleter.log_result(answer.result, caller_reads=caller_reads)
+    _log_invocation(
+        "http", [answer.result], started, status=answer.status, caller_reads=caller_reads
+    )
     if request.is_async:
         # Nobody reads an async request's response: FC's async retry needs an error.
-        _raise_for_async(answer.result)
+        _raise_for_async(answer.result, request_id)
     return http.render(answer, request_id)
 
 
@@ -153,9 +163,11 @@ def _bug(source: str, started: float) -> UnexpectedFunctionError:
     return UnexpectedFunctionError(UNEXPECTED)
 
 
-def _raise_for_async(result: DeletionResult) -> None:
+def _raise_for_async(result: DeletionResult, request_id: str | None) -> None:
     if result.code == "UnexpectedError":
         raise UnexpectedFunctionError(UNEXPECTED)
+    if result.code == deleter.MISSING_CREDENTIALS:
+        raise _missing_role(request_id)
     if result.retryable:
         raise RetryableDeletionError(
             f"The deletion failed but may succeed if retried ({result.code}); raising so "
@@ -164,13 +176,17 @@ def _raise_for_async(result: DeletionResult) -> None:
 
 
 def _handle_event(
-    event: sources.RecognisedEvent, settings: Settings, plan: deleter.Plan, started: float
+    event: sources.RecognisedEvent,
+    settings: Settings,
+    plan: deleter.Plan,
+    request_id: str | None,
+    started: float,
 ) -> dict[str, Any]:
     source = _source_name(event)
     try:
         if isinstance(event, sources.UnrecognisedEvent):
             results = [rejected(None, event.code, event.message)]
-            deleter.log_result(results[0])
+            deleter.log_result(results[0], caller_reads=False)
             document = results[0].to_document()
         elif isinstance(event, sources.EventBatch):
             if len(event.elements) > settings.max_batch_size:
@@ -183,6 +199,10 @@ def _handle_event(
             document = results[0].to_document()
     except Exception:
         raise _bug(source, started) from None
+    if any(result.code == deleter.MISSING_CREDENTIALS for result in results):
+        # The function has no role: a configuration problem, so FC keeps the event.
+        _log_invocation(source, results, started, status="error")
+        raise _missing_role(request_id)
     retrying = [result for result in results if result.retryable]
     status = "retrying" if retrying else "succeeded" if document["Success"] else "failed"
     _log_invocation(source, results, started, status=status)
@@ -265,6 +285,13 @@ def _refuse_misconfigured(
     raise _invalid_configuration(error, request_id) from None
 
 
+def _missing_role(request_id: str | None) -> FunctionError:
+    return InvalidConfigurationError(
+        "The function has no role credentials (give it a role); raising so that FC keeps "
+        f"the event. Its log has the details under request id {request_id or 'unknown'}"
+    )
+
+
 def _invalid_configuration(error: ConfigError, request_id: str | None) -> FunctionError:
     return InvalidConfigurationError(
         f"The function's configuration is invalid ({error.variable}); its log says why "
@@ -278,18 +305,27 @@ def _log_invocation(
     started: float,
     *,
     status: int | str,
+    caller_reads: bool = False,
     count: int | None = None,
     code: str | None = None,
     outcomes: dict[str, int] | None = None,
 ) -> None:
-    """The invocation's summary line; `code`, `outcomes` and `count` say what was refused
+    """The invocation's summary line, at the level of its most severe result (error when
+    the invocation itself failed); `code`, `outcomes` and `count` say what was refused
     whole, before any result was made."""
     fields: dict[str, Any] = {"code": results[0].code} if len(results) == 1 else {}
     if code is not None:
         fields["code"] = code
     if outcomes is None:
         outcomes = {k: v for k, v in outcome_counts(results).items() if v}
-    logs.get().info(
+    if status == "error" or not results:
+        level = "info" if status == "succeeded" else "error"
+    else:
+        level = max(
+            (deleter.log_level(result, caller_reads=caller_reads) for result in results),
+            key=deleter.LEVELS.index,
+        )
+    getattr(logs.get(), level)(
         "invocation",
         source=source,
         count=len(results) if count is None else count,

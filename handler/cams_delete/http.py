@@ -9,7 +9,7 @@ import hmac
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,7 +23,7 @@ from cams_delete.flags import (
     query_flag,
 )
 from cams_delete.logs import register_secrets
-from cams_delete.results import DeletionResult, failed, rejected
+from cams_delete.results import DeletionResult, echoable_instance_id, failed, rejected
 from cams_delete.sources import DirectRequest, HttpTriggerEvent, RepeatedKeys, parse_json
 
 MAX_BODY_BYTES = 64 * 1024
@@ -35,6 +35,8 @@ ROUTES_HINT = "use DELETE /instances/{InstanceId} or POST / with a JSON body"
 class HttpAnswer:
     result: DeletionResult
     headers: dict[str, str] = field(default_factory=dict)
+    # Whether a line about the result is written already (the deletion's, or the bug's).
+    logged: bool = False
 
     @property
     def status(self) -> int:
@@ -58,23 +60,26 @@ def respond(
     if route is None:
         return _refuse(404, "NotFound", f"No route for {request.raw_path[:200]!r}; {ROUTES_HINT}")
     instance_id, allowed_method = route
+    # What the path names, so that a refused DELETE can be found by its instance.
+    named = instance_id if isinstance(instance_id, str) else None
     if request.method != allowed_method:
         return _refuse(
             405,
             "MethodNotAllowed",
             f"{request.method[:16]} is not allowed on this path; use {allowed_method}",
             {"Allow": allowed_method},
+            instance_id=named,
         )
 
     body = decode_body(request)
     if isinstance(body, HttpAnswer):
-        return body
+        return _naming(body, named)
     dry_run = dry_run_from_query(request.query)
     if isinstance(dry_run, HttpAnswer):
-        return dry_run
+        return _naming(dry_run, named)
     header = dry_run_header(request.headers)
     if header is not None:
-        return header
+        return _naming(header, named)
 
     candidate: Extracted | HttpAnswer = (
         candidate_from_body(request, body)
@@ -82,13 +87,13 @@ def respond(
         else candidate_from_path(instance_id, body)
     )
     if isinstance(candidate, HttpAnswer):
-        return candidate
+        return _naming(candidate, named)
 
     [result] = deleter.process([candidate], plan_for(dry_run or settings.dry_run))
     headers = {}
     if result.http_status in (429, 503):
         headers["Retry-After"] = str(max(1, math.ceil(result.retry_after_s or 1)))
-    return HttpAnswer(result, headers)
+    return HttpAnswer(result, headers, logged=True)
 
 
 def check_bearer_token(authorization: str | None, settings: Settings) -> HttpAnswer | None:
@@ -248,6 +253,7 @@ def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | H
             400,
             "InvalidParameter.Body",
             f"Unknown field {str(unknown[0])[:64]!r} in the body; it takes InstanceId and DryRun",
+            instance_id=parsed.get("InstanceId"),
         )
     return extracted
 
@@ -262,7 +268,8 @@ def unexpected_error(request_id: str | None) -> HttpAnswer:
             f"{request_id or 'unknown'}",
             500,
             retryable=False,
-        )
+        ),
+        logged=True,
     )
 
 
@@ -283,8 +290,21 @@ def render(answer: HttpAnswer, request_id: str | None) -> dict[str, Any]:
     }
 
 
+def _naming(answer: HttpAnswer, instance_id: str | None) -> HttpAnswer:
+    """The refusal about the instance the path named (when it did)."""
+    if instance_id is None or answer.result.instance_id is not None:
+        return answer
+    result = replace(answer.result, instance_id=echoable_instance_id(instance_id))
+    return replace(answer, result=result)
+
+
 def _refuse(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    instance_id: object = None,
 ) -> HttpAnswer:
-    """Refused before any InstanceId was looked at: the result is about no instance."""
-    return HttpAnswer(rejected(None, code, message, http_status=status), headers or {})
+    """Refused by the trigger's checks, before any call; `instance_id` is what the path
+    or body named, if anything, as the caller sent it."""
+    return HttpAnswer(rejected(instance_id, code, message, http_status=status), headers or {})

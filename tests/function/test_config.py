@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from cams_delete import entrypoints
+from cams_delete import cams, entrypoints
 from cams_delete.config import ConfigError, load_settings
 from cams_local.fc import FunctionMeta, Python310Context
 from tests.conftest import ROLE, Invoke
@@ -147,7 +147,7 @@ def test_an_initializer_that_cannot_load_the_sdk_logs_why_and_shows_no_traceback
     def broken_sdk() -> None:
         raise ImportError("No module named '_cffi_backend'")
 
-    monkeypatch.setattr(entrypoints.cams, "load_sdk", broken_sdk)
+    monkeypatch.setattr(cams, "load_sdk", broken_sdk)
     context = Python310Context(credentials=ROLE)
 
     with pytest.raises(entrypoints.InitializationError) as raised:
@@ -155,7 +155,8 @@ def test_an_initializer_that_cannot_load_the_sdk_logs_why_and_shows_no_traceback
 
     assert context.request_id in str(raised.value)
     assert "_cffi_backend" not in str(raised.value)
-    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
     frames = [frame.name for frame in traceback.extract_tb(raised.value.__traceback__)]
     assert frames[1:] == ["initialize"]  # below the test's own frame
     [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]

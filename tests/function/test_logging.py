@@ -286,15 +286,62 @@ def test_sdk_loggers_do_not_print(emulator, invoke: Invoke, capsys):
     assert "sdk noise" not in captured.err
 
 
-def test_log_level_filters_info(emulator, invoke: Invoke, monkeypatch):
+def test_log_level_error_drops_successes_and_keeps_a_refused_event(
+    emulator, invoke: Invoke, monkeypatch
+):
     """GIVEN LOG_LEVEL=ERROR
-    WHEN a rejected (warning) and an invocation (info) line would be written
-    THEN neither is."""
+    WHEN one event deletes an instance and another is refused
+    THEN the deletion writes nothing, and the refused event, which nothing will retry and
+    nobody reads, keeps its deletion and invocation lines at error."""
+    emulator.add_instances("i-1")
     monkeypatch.setenv("LOG_LEVEL", "ERROR")
 
-    run = invoke({"InstanceId": "bad id"})
+    deleted = invoke({"InstanceId": "i-1"})
+    refused = invoke({"InstanceId": "bad id"})
 
-    assert run.logs == []
+    assert deleted.result is not None
+    assert deleted.result["Outcome"] == "deleted"
+    assert deleted.logs == []
+    assert [(line["event"], line["level"]) for line in refused.logs] == [
+        ("deletion", "error"),
+        ("invocation", "error"),
+    ]
+    assert refused.logs[0]["instance_id"] == "bad id"
+
+
+def test_log_level_warning_keeps_every_http_refusal_naming_its_instance(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN LOG_LEVEL=WARNING
+    WHEN HTTP requests are refused by the trigger's own checks (a body on DELETE, an
+    unknown query parameter, a wrong method) and one is refused by validation
+    THEN each writes a warning deletion line with its code and message, naming the
+    instance its path named, and a warning invocation line; the caller reads the same."""
+    from tests.function.test_http_trigger import http_event
+
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    requests = {
+        "InvalidParameter.Body": http_event(body='{"DryRun": true}'),
+        "InvalidParameter.Query": http_event(queryParameters={"force": "yes"}),
+        "MethodNotAllowed": http_event(method="GET"),
+        "Forbidden.ProtectedInstance": http_event(path="/instances/keep-me"),
+    }
+    monkeypatch.setenv("PROTECTED_INSTANCE_IDS", "keep-me")
+
+    for code, event in requests.items():
+        run = invoke(event)
+
+        deletion, invocation = run.logs
+        assert (deletion["event"], deletion["level"], deletion["code"]) == (
+            "deletion",
+            "warning",
+            code,
+        )
+        assert deletion["message"] == run.body["Message"]
+        assert deletion["instance_id"] == run.body["InstanceId"]
+        assert run.body["InstanceId"] in ("i-1", "keep-me")
+        assert (invocation["event"], invocation["level"]) == ("invocation", "warning")
+    assert emulator.journal() == []
 
 
 def test_a_huge_cloud_event_id_is_shown_shortened(emulator, invoke: Invoke):

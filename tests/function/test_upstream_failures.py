@@ -408,6 +408,40 @@ def test_missing_credentials_fail_clearly(emulator, invoke: Invoke):
     assert emulator.journal() == []
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"InstanceId": "i-1"},
+        [{"InstanceId": "i-1"}, {"InstanceId": "bad id"}],
+        "async-http",
+    ],
+    ids=["direct", "batch", "async-http"],
+)
+def test_an_event_for_a_function_without_a_role_is_kept(emulator, invoke: Invoke, event):
+    """GIVEN a python3.12-style context and no ALIBABA_CLOUD_* variables
+    WHEN an event arrives (or an HTTP request FC answers 202 for)
+    THEN the invocation raises InvalidConfigurationError, so that FC retries the event
+    and its on-failure destination keeps it, rather than returning it as done; the log
+    says which instance could not be tried, at error; CAMS is not called."""
+    from cams_local.fc import Python312Context
+
+    emulator.add_instances("i-1")
+    if event == "async-http":
+        event = delete_request()
+        event["headers"]["X-Fc-Invocation-Type"] = "Async"
+
+    run = invoke(event, Python312Context())
+
+    assert type(run.error).__name__ == "InvalidConfigurationError"
+    assert "role" in str(run.error)
+    [deletion] = [line for line in run.lines("deletion") if line["instance_id"] == "i-1"]
+    assert (deletion["code"], deletion["level"]) == ("MissingCredentials", "error")
+    [invocation] = run.lines("invocation")
+    assert (invocation["status"], invocation["level"]) in {("error", "error"), (500, "error")}
+    assert emulator.journal() == []
+    assert "i-1" in emulator.instances()
+
+
 def test_unused_credential_kinds_are_distinct(emulator):
     """The emulator tells keys apart (guards the fixtures above against a vacuous pass)."""
     assert Credential("a", "b") != Credential("a", "c")
