@@ -13,7 +13,7 @@ from cams_delete import cams, logs
 from cams_delete.config import Settings
 from cams_delete.credentials import MissingCredentialsError, RoleCredentials
 from cams_delete.extract import Candidate, Extracted
-from cams_delete.results import DeletionResult, Outcome, failed
+from cams_delete.results import UNEXPECTED_ERROR, DeletionResult, Outcome, failed
 from cams_delete.retry import Deadline, RetryPolicy, with_retries
 from cams_delete.validation import check_instance_id, policy_result
 
@@ -91,14 +91,14 @@ def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, D
     logs.register_secrets(*credentials.secrets())
     if len(asked_by) == 1:
         [(instance_id, event_ids)] = asked_by.items()
-        return {instance_id: delete_instance(instance_id, credentials, plan, event_ids)}
+        return {instance_id: _delete_guarded(instance_id, credentials, plan, event_ids)}
     workers = min(plan.settings.max_concurrency, len(asked_by))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cams-delete") as pool:
         # Each task runs in a copy of this context, so its log lines keep the request id.
         futures = {
             instance_id: pool.submit(
                 contextvars.copy_context().run,
-                delete_instance,
+                _delete_guarded,
                 instance_id,
                 credentials,
                 plan,
@@ -107,6 +107,29 @@ def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, D
             for instance_id, event_ids in asked_by.items()
         }
         return {instance_id: future.result() for instance_id, future in futures.items()}
+
+
+def _delete_guarded(
+    instance_id: str, credentials: RoleCredentials, plan: Plan, event_ids: Sequence[str]
+) -> DeletionResult:
+    """delete_instance, with a bug turned into this instance's result: the batch's other
+    results and counts stay, and the invocation raises for it (see entrypoints)."""
+    try:
+        return delete_instance(instance_id, credentials, plan, event_ids)
+    except Exception:
+        logs.get().exception("unexpected_error", instance_id=instance_id)
+        return _logged(
+            failed(
+                instance_id,
+                UNEXPECTED_ERROR,
+                "The function failed unexpectedly on this instance; its log has the details",
+                500,
+                retryable=False,
+            ),
+            0.0,
+            plan,
+            event_ids,
+        )
 
 
 def delete_instance(

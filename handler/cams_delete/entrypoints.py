@@ -10,6 +10,7 @@ from typing import Any
 from cams_delete import cams, credentials, deleter, extract, logs, sources
 from cams_delete.config import ConfigError, Settings, current_settings
 from cams_delete.results import (
+    UNEXPECTED_ERROR,
     DeletionResult,
     batch_document,
     outcome_counts,
@@ -164,7 +165,7 @@ def _bug(source: str, started: float) -> UnexpectedFunctionError:
 
 
 def _raise_for_async(result: DeletionResult, request_id: str | None) -> None:
-    if result.code == "UnexpectedError":
+    if result.code == UNEXPECTED_ERROR:
         raise UnexpectedFunctionError(UNEXPECTED)
     if result.code == deleter.MISSING_CREDENTIALS:
         raise _missing_role(request_id)
@@ -203,6 +204,10 @@ def _handle_event(
         # The function has no role: a configuration problem, so FC keeps the event.
         _log_invocation(source, results, started, status="error")
         raise _missing_role(request_id)
+    if any(result.code == UNEXPECTED_ERROR for result in results):
+        # A bug cut an instance short (its traceback is logged): FC keeps the event.
+        _log_invocation(source, results, started, status="error")
+        raise UnexpectedFunctionError(UNEXPECTED)
     retrying = [result for result in results if result.retryable]
     status = "retrying" if retrying else "succeeded" if document["Success"] else "failed"
     _log_invocation(source, results, started, status=status)

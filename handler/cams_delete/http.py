@@ -23,7 +23,13 @@ from cams_delete.flags import (
     query_flag,
 )
 from cams_delete.logs import register_secrets
-from cams_delete.results import DeletionResult, echoable_instance_id, failed, rejected
+from cams_delete.results import (
+    UNEXPECTED_ERROR,
+    DeletionResult,
+    echoable_instance_id,
+    failed,
+    rejected,
+)
 from cams_delete.sources import DirectRequest, HttpTriggerEvent, RepeatedKeys, parse_json
 
 MAX_BODY_BYTES = 64 * 1024
@@ -263,7 +269,7 @@ def unexpected_error(request_id: str | None) -> HttpAnswer:
     return HttpAnswer(
         failed(
             None,
-            "UnexpectedError",
+            UNEXPECTED_ERROR,
             f"The function failed unexpectedly; its log has the details under request id "
             f"{request_id or 'unknown'}",
             500,

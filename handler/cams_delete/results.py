@@ -10,6 +10,8 @@ from typing import Any
 # CAMS sends the literal string "NULL" where it means no message.
 _CAMS_NULL = "NULL"
 _MAX_ECHOED_ID = 128
+# The code of a result that a bug in the function cut short.
+UNEXPECTED_ERROR = "UnexpectedError"
 
 
 class Outcome(str, enum.Enum):

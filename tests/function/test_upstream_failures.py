@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -506,6 +506,44 @@ def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
     [invocation] = run.lines("invocation")
     assert invocation["status"] == "error"
     assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
+
+
+def test_a_bug_on_one_instance_of_a_batch_keeps_the_others_and_the_counts(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a batch of four, and a bug that strikes only while deleting i-2
+    WHEN the batch is handled
+    THEN i-1 and i-3 are deleted, i-2's deletion line (error) and the bug's traceback
+    name it, the invocation line counts every element, and the invocation raises
+    UnexpectedFunctionError so that FC keeps the event."""
+    from cams_delete import cams
+
+    emulator.add_instances("i-1", "i-2", "i-3")
+    real_delete_once = cams.delete_once
+
+    def delete_once_with_a_bug(client: object, instance_id: str, **kwargs: Any) -> Any:
+        if instance_id == "i-2":
+            simulated_bug()
+        return real_delete_once(client, instance_id, **kwargs)
+
+    monkeypatch.setattr(cams, "delete_once", delete_once_with_a_bug)
+
+    run = invoke([{"InstanceId": name} for name in ("i-1", "i-2", "i-3", "bad id")])
+
+    assert type(run.error).__name__ == "UnexpectedFunctionError"
+    assert emulator.instances() == {"i-2"}
+    [bug] = run.lines("unexpected_error")
+    assert bug["instance_id"] == "i-2"
+    assert "simulated bug" in bug["exception"]
+    by_instance = {line["instance_id"]: line for line in run.lines("deletion")}
+    assert (by_instance["i-2"]["code"], by_instance["i-2"]["level"]) == (
+        "UnexpectedError",
+        "error",
+    )
+    assert by_instance["i-1"]["outcome"] == by_instance["i-3"]["outcome"] == "deleted"
+    [invocation] = run.lines("invocation")
+    assert (invocation["status"], invocation["count"]) == ("error", 4)
+    assert invocation["outcomes"] == {"deleted": 2, "failed": 1, "rejected": 1}
 
 
 def test_a_bug_before_the_event_is_read_is_still_the_functions_own_error(
