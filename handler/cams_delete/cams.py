@@ -34,6 +34,8 @@ _RETRYABLE_CODES = frozenset(
 )
 _DENIED_CODE_PREFIXES = ("Forbidden", "NoPermission")
 _CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
+# The function's own code for a request the transport refused to send.
+REQUEST_NOT_SENT = "RequestNotSent"
 
 
 @dataclass(frozen=True)
@@ -259,8 +261,9 @@ def _classify_code(
 
 
 def _classify_transport(error: Exception, instance_id: str) -> DeletionResult:
-    """No HTTP answer, or one that could not be read. All retryable: a delete that did
-    happen comes back as already_deleted on the next attempt."""
+    """No HTTP answer, or one that could not be read: retryable, since a delete that did
+    happen comes back as already_deleted on the next attempt. A request that could not
+    be sent at all is not."""
     import requests.exceptions  # noqa: PLC0415 - the SDK's sync transport; loaded with it
 
     chain = _causes(error)
@@ -274,6 +277,20 @@ def _classify_transport(error: Exception, instance_id: str) -> DeletionResult:
         code, text, status = "UpstreamTimeout", "CAMS did not answer in time", 504
     elif caused_by(requests.exceptions.ConnectionError, ConnectionError):
         code, text, status = "UpstreamUnavailable", "the connection to CAMS failed", 503
+    elif caused_by(
+        requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader, UnicodeEncodeError
+    ):
+        # Refused before anything was sent (keys that cannot go in a header): every
+        # attempt would be refused the same way, and CAMS is not to blame.
+        name = type(chain[-1]).__name__
+        return failed(
+            instance_id,
+            REQUEST_NOT_SENT,
+            f"the request to CAMS could not be made ({name}); check the function's role keys "
+            "and CAMS_ENDPOINT",
+            500,
+            retryable=False,
+        )
     elif any(_is_unparseable_answer(cause) for cause in chain):
         code, text, status = "UpstreamInvalidResponse", "CAMS's answer could not be read", 502
     else:

@@ -16,6 +16,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 _HOST_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?")
+# One dot-separated label of a host name (RFC 1123).
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _CODE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -91,6 +93,14 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             "CAMS_ENDPOINT",
             f"{endpoint!r} is not host[:port] (no scheme, no path), "
             f"e.g. cams.{region}.aliyuncs.com",
+        )
+    host = match["host"]
+    if not host.startswith("[") and not all(map(_HOST_LABEL.fullmatch, host.split("."))):
+        # Else requests refuses it on every call, which reads as CAMS failing.
+        raise ConfigError(
+            "CAMS_ENDPOINT",
+            f"{host!r} is not a host name: each dot-separated label is 1-63 letters, digits "
+            "or hyphens, not beginning or ending with a hyphen",
         )
     if match["port"] is not None and not 0 < int(match["port"]) < 65536:
         raise ConfigError("CAMS_ENDPOINT", f"port {match['port']} is out of range")

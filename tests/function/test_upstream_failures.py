@@ -442,6 +442,34 @@ def test_an_event_for_a_function_without_a_role_is_kept(emulator, invoke: Invoke
     assert "i-1" in emulator.instances()
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        Credentials("STS.NUgYrLnoC37mZZCNnAbez2bkb", "Bq7s9uDkK2GxoQ1WmpcR3Vt8", "tok\u2603en-123"),
+        Credentials("STS.NUgYrLnoC37mZZ\nCNnAbez2bkb", "Bq7s9uDkK2GxoQ1WmpcR3Vt8", None),
+    ],
+    ids=["token-not-latin-1", "key-id-with-newline"],
+)
+def test_keys_that_cannot_make_a_request_fail_once_without_blaming_cams(
+    emulator, invoke: Invoke, credentials: Credentials
+):
+    """GIVEN role keys that cannot go into an HTTP header
+    WHEN an event arrives
+    THEN the transport refuses the request before sending it: one attempt, no retry, a
+    permanent RequestNotSent naming what to check (not CAMS's "answer could not be
+    read", retried until FC gives up); CAMS is not called."""
+    emulator.add_instances("i-1")
+
+    run = invoke({"InstanceId": "i-1"}, Python310Context(credentials=credentials))
+
+    assert run.error is None
+    assert run.result is not None
+    assert (run.result["Code"], run.result["Retryable"]) == ("RequestNotSent", False)
+    assert run.result["Attempts"] == 1
+    assert "role keys" in run.result["Message"]
+    assert emulator.journal() == []
+
+
 def test_unused_credential_kinds_are_distinct(emulator):
     """The emulator tells keys apart (guards the fixtures above against a vacuous pass)."""
     assert Credential("a", "b") != Credential("a", "c")
