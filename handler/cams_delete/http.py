@@ -30,11 +30,18 @@ from cams_delete.results import (
     failed,
     rejected,
 )
-from cams_delete.sources import DirectRequest, HttpTriggerEvent, RepeatedKeys, parse_json
+from cams_delete.sources import (
+    DirectRequest,
+    HttpTriggerEvent,
+    RepeatedKeys,
+    UnrecognisedEvent,
+    parse_json,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 INSTANCES_PREFIX = "instances"
 ROUTES_HINT = "use DELETE /instances/{InstanceId} or POST / with a JSON body"
+_BODY_EXAMPLE = 'a JSON object such as {"InstanceId": "9383883"}'
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,13 @@ def envelope_problem(request: HttpTriggerEvent) -> HttpAnswer | None:
     (FC joins repeated headers and query parameters with commas), a query, headers or body
     of the wrong type (read as none), or a flag or an InstanceId beside them (not read)."""
     raw = request.raw
+    if not isinstance(raw.get("rawPath"), str):
+        return _refuse(
+            400, "InvalidEvent", "The request's rawPath must be a string, as FC sends it"
+        )
+    if not str(raw["requestContext"]["http"]["method"]).isascii():
+        # str.upper() reads some non-ASCII letters as ASCII ones (U+017F as S).
+        return _refuse(400, "InvalidEvent", "The request's method must be ASCII, as FC sends it")
     for name in (None, "headers", "queryParameters"):
         part = raw if name is None else raw.get(name)
         if isinstance(part, RepeatedKeys):
@@ -139,6 +153,15 @@ def envelope_problem(request: HttpTriggerEvent) -> HttpAnswer | None:
                 "InvalidParameter.RepeatedKey",
                 f"{where} names {names} more than once; send each once",
             )
+    headers = raw.get("headers")
+    if isinstance(headers, dict) and len(request.headers) < len(headers):
+        # Names differing only in case: one of them would be read, the other dropped.
+        return _refuse(
+            400,
+            "InvalidParameter.RepeatedKey",
+            "The request's headers name one header more than once, in different cases; "
+            "send each once",
+        )
     for name in ("headers", "queryParameters"):
         part = raw.get(name)
         if part is not None and not (
@@ -206,7 +229,11 @@ def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
             )
         flag = query_flag(value)
         if not isinstance(flag, bool):
-            return _refuse(400, "InvalidParameter.DryRun", "dryRun must be 'true' or 'false'")
+            return _refuse(
+                400,
+                "InvalidParameter.DryRun",
+                "dryRun must be given once, as true or false (or 1 or 0)",
+            )
         dry_run = dry_run or flag
     return dry_run
 
@@ -244,13 +271,11 @@ def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | H
         return _refuse(
             415, "UnsupportedMediaType", "POST takes JSON: send 'Content-Type: application/json'"
         )
-    parsed = parse_json(body)
+    parsed = parse_json(body, "The body", _BODY_EXAMPLE)
+    if isinstance(parsed, UnrecognisedEvent):
+        return _refuse(400, "InvalidParameter.Body", parsed.message)
     if not isinstance(parsed, dict):
-        return _refuse(
-            400,
-            "InvalidParameter.Body",
-            'The body must be a JSON object such as {"InstanceId": "9383883"}',
-        )
+        return _refuse(400, "InvalidParameter.Body", f"The body must be {_BODY_EXAMPLE}")
     extracted = from_direct(DirectRequest(parsed))
     unknown = [key for key in parsed if key != "InstanceId" and not is_dry_run_name(key)]
     if isinstance(extracted, Candidate) and unknown:

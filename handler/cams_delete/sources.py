@@ -202,30 +202,33 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_json_object)
 _BYTE_ORDER_MARK = "\ufeff"
 
 
-def parse_json(data: bytes | bytearray | str) -> Any | UnrecognisedEvent:
+def parse_json(
+    data: bytes | bytearray | str, what: str = "The event", expected: str = EXPECTED_SHAPES
+) -> Any | UnrecognisedEvent:
     """json.loads that reports, instead of raising, what is wrong with the bytes, and marks
-    objects that repeat a key (see RepeatedKeys)."""
+    objects that repeat a key (see RepeatedKeys). `what` names the bytes in messages, and
+    `expected` says what to send instead."""
     if isinstance(data, bytes | bytearray):
         try:
             data = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
-            return UnrecognisedEvent("InvalidEvent", "The event is not UTF-8 text")
+            return UnrecognisedEvent("InvalidEvent", f"{what} is not UTF-8 text")
     if not data.strip():
-        return UnrecognisedEvent("InvalidEvent", f"The event is empty; send {EXPECTED_SHAPES}")
+        return UnrecognisedEvent("InvalidEvent", f"{what} is empty; send {expected}")
     if data.startswith(_BYTE_ORDER_MARK):
         return UnrecognisedEvent(
-            "InvalidEvent", "The event starts with a byte order mark; send JSON without one"
+            "InvalidEvent", f"{what} starts with a byte order mark; send JSON without one"
         )
     try:
         return _DECODER.decode(data)
     except json.JSONDecodeError as error:
         return UnrecognisedEvent(
             "InvalidEvent",
-            f"The event is not valid JSON ({error.msg} at line {error.lineno} column "
-            f"{error.colno}); send {EXPECTED_SHAPES}",
+            f"{what} is not valid JSON ({error.msg} at line {error.lineno} column "
+            f"{error.colno}); send {expected}",
         )
     except (ValueError, RecursionError):
-        return UnrecognisedEvent("InvalidEvent", "The event is JSON too deeply nested or too large")
+        return UnrecognisedEvent("InvalidEvent", f"{what} is JSON too deeply nested or too large")
 
 
 def json_or_text(data: object) -> object:

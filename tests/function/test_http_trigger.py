@@ -169,6 +169,34 @@ def test_post_body_that_is_not_a_json_object_gets_400(emulator, invoke: Invoke, 
     assert '{"InstanceId"' in result["Message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('\ufeff{"InstanceId": "i-1"}', "The body starts with a byte order mark"),
+        ('{"InstanceId": "i-1",}', "The body is not valid JSON (Expecting property name"),
+        (b'{"InstanceId": "i-\xff"}', "The body is not UTF-8 text"),
+    ],
+    ids=["byte-order-mark", "trailing-comma", "not-utf-8"],
+)
+def test_a_post_body_that_does_not_parse_says_why(
+    emulator, invoke: Invoke, body: str | bytes, reason: str
+):
+    """GIVEN POST / with a JSON content type and a body that does not parse
+    WHEN the request arrives
+    THEN 400 InvalidParameter.Body, whose message says what is wrong with it."""
+    emulator.add_instances("i-1")
+    raw = body if isinstance(body, bytes) else body.encode()
+    event = http_event(
+        "POST", "/", body=base64.b64encode(raw).decode(), isBase64Encoded=True, headers=_JSON
+    )
+
+    result = assert_json_response(invoke(event), 400)
+
+    assert result["Code"] == "InvalidParameter.Body"
+    assert result["Message"].startswith(reason)
+    assert emulator.journal() == []
+
+
 def test_invalid_dry_run_value_gets_400(emulator, invoke: Invoke):
     """GIVEN ?dryRun=maybe
     WHEN the request arrives
@@ -218,6 +246,8 @@ def _with_repeated(event: dict, field: str | None, key: str, first: str, second:
     return (text[:start] + pairs + separator + text[start:]).encode()
 
 
+_I_1 = '{"InstanceId": "i-1"}'
+_JSON = {"Content-Type": "application/json"}
 MALFORMED_ENVELOPES = [
     pytest.param(
         _with_repeated(http_event(), "queryParameters", "dryRun", "true", "false"),
@@ -240,6 +270,26 @@ MALFORMED_ENVELOPES = [
     pytest.param(http_event(body={"DryRun": True}), "InvalidEvent", id="body-as-object"),
     pytest.param(http_event(DryRun=True), "InvalidEvent", id="flag-beside-the-request"),
     pytest.param(http_event(InstanceId="i-2"), "InvalidEvent", id="instance-beside-it"),
+    pytest.param(
+        http_event(headers={"X-Dry-Run": "true", "x-dry-run": "false"}),
+        "InvalidParameter.RepeatedKey",
+        id="header-twice-in-two-cases",
+    ),
+    pytest.param(
+        http_event("POST", "/", rawPath=None, body=_I_1, headers=_JSON),
+        "InvalidEvent",
+        id="path-null",
+    ),
+    pytest.param(
+        http_event("POST", "/", rawPath=42, body=_I_1, headers=_JSON),
+        "InvalidEvent",
+        id="path-a-number",
+    ),
+    pytest.param(
+        http_event("po\u017ft", "/", body=_I_1, headers=_JSON),
+        "InvalidEvent",
+        id="method-not-ascii",
+    ),
 ]
 
 
