@@ -88,6 +88,21 @@ def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
+def without_secrets(value: Any) -> Any:
+    """`value` with the invocation's secrets replaced wherever a string holds one, keys
+    included: for CAMS's text, which the function returns as well as logs."""
+    secrets = _secrets.get()
+    if not secrets or value is None:
+        return value
+    if isinstance(value, str):
+        return _scrub(value, secrets)
+    if isinstance(value, dict):
+        return {_scrub(key, secrets): without_secrets(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_secrets(item) for item in value]
+    return value
+
+
 def _may_need_redaction(line: str) -> bool:
     """Whether a rendered line could hold a secret or a sensitive key; never wrong on "no".
 

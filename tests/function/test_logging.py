@@ -163,6 +163,27 @@ def test_redaction_processor_masks_sensitive_keys_and_known_secrets():
     logs.clear_secrets()
 
 
+def test_returned_text_loses_the_secrets_and_keeps_the_rest():
+    """GIVEN a secret registered for the invocation
+    WHEN text that CAMS sent back (a message, an AccessDeniedDetail object) is made ready
+    to return
+    THEN the secret is replaced wherever it is, keys and lists included, and nothing else
+    changes: keys that merely sound sensitive keep their values, unlike in a log line."""
+    logs.clear_secrets()
+    logs.register_secrets("very-secret-value-123")
+    try:
+        detail = {"Token": "very-secret-value-123", "very-secret-value-123": [1, "x"]}
+        assert logs.without_secrets(detail) == {"Token": "[REDACTED]", "[REDACTED]": [1, "x"]}
+        assert logs.without_secrets({"AuthAction": "cams:DeleteInstance"}) == {
+            "AuthAction": "cams:DeleteInstance"
+        }
+        assert logs.without_secrets("a very-secret-value-123 b") == "a [REDACTED] b"
+        assert logs.without_secrets(None) is None
+    finally:
+        logs.clear_secrets()
+    assert logs.without_secrets("a very-secret-value-123 b") == "a very-secret-value-123 b"
+
+
 def test_rendered_lines_are_redacted_wherever_the_secret_hides(capsys):
     """GIVEN a registered secret
     WHEN a line carries it inside an object JSON cannot encode, in a nested key, and

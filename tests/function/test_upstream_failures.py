@@ -6,6 +6,7 @@ retryable failure (so FC retries) and return the result on a permanent one.
 
 from __future__ import annotations
 
+import json
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn
@@ -14,7 +15,14 @@ import pytest
 
 from cams_emulator import Credential, Fault
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
-from tests.conftest import ROLE, Invoke, assert_valid_result, load_event, role_credential
+from tests.conftest import (
+    ROLE,
+    Invoke,
+    assert_no_secrets,
+    assert_valid_result,
+    load_event,
+    role_credential,
+)
 
 
 def delete_request(instance_id: str = "i-1") -> dict:
@@ -468,6 +476,28 @@ def test_keys_that_cannot_make_a_request_fail_once_without_blaming_cams(
     assert run.result["Attempts"] == 1
     assert "role keys" in run.result["Message"]
     assert emulator.journal() == []
+
+
+@pytest.mark.parametrize("source", ["http", "direct"])
+def test_cams_text_that_echoes_the_roles_keys_reaches_no_caller(
+    emulator, invoke: Invoke, source: str
+):
+    """GIVEN CAMS refusing a deletion with a message that echoes the role's token and
+    secret
+    WHEN the function answers (an HTTP body, or the result of a direct invocation, which
+    `s invoke` prints and a destination receives)
+    THEN neither the answer nor the log holds them; the rest of CAMS's text is kept."""
+    emulator.add_instances("i-1")
+    message = f"token {ROLE.security_token} or key {ROLE.access_key_secret} refused"
+    emulator.add_fault(Fault("business_error", message=message))
+
+    run = invoke(delete_request() if source == "http" else {"InstanceId": "i-1"})
+
+    answer = run.body if source == "http" else run.result
+    assert answer is not None
+    assert answer["Message"] == "token [REDACTED] or key [REDACTED] refused"
+    assert_no_secrets(json.dumps(run.result))
+    assert_no_secrets(run.output)
 
 
 def test_unused_credential_kinds_are_distinct(emulator):
