@@ -200,19 +200,37 @@ def _tag_fits(tag: str, major: int, minor: int) -> bool:
 
 
 def copy_handler(handler: Path, stage: Path) -> None:
-    """Copy handler/'s contents to the package root; refuse to shadow a dependency."""
+    """Copy handler/'s Python sources to the package root; refuse to shadow a dependency.
+
+    Only `*.py`: whatever else lies in the working tree (a local `.env`, an editor's
+    backup, a cache) is not the function's code and must not be deployed with it.
+    """
     if not (handler / "index.py").is_file():
         raise BuildError(f"{handler}/index.py is missing: FC's handler is index.handler")
     for entry in sorted(handler.iterdir()):
-        if _is_cache(entry):
+        if not _is_source(entry, handler):
             continue
         target = stage / entry.name
         if target.exists():
             raise BuildError(f"handler/{entry.name} would shadow a dependency's {entry.name}")
         if entry.is_dir():
-            shutil.copytree(entry, target, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
+            shutil.copytree(
+                entry,
+                target,
+                ignore=lambda folder, names: [
+                    name for name in names if not _is_source(Path(folder) / name, handler)
+                ],
+            )
         else:
             shutil.copy2(entry, target)
+
+
+def _is_source(path: Path, handler: Path) -> bool:
+    """A Python source of the handler, or a package folder that may hold some."""
+    relative = path.relative_to(handler)
+    if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+        return False
+    return path.is_dir() or path.suffix == ".py"
 
 
 def _is_cache(path: Path) -> bool:
@@ -236,6 +254,11 @@ def prune(stage: Path) -> list[str]:
             else:
                 path.unlink()
             removed.append(str(path.relative_to(stage)))
+    # The installer's lock file, left at the root of the target directory.
+    lock = stage / ".lock"
+    if lock.is_file():
+        lock.unlink()
+        removed.append(".lock")
     pth = sorted(p.name for p in stage.glob("*.pth"))
     if pth:
         raise BuildError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -73,7 +74,9 @@ def initialize(context: Any) -> None:
     except Exception:
         # E.g. a package built for another runtime. FC sends this error to every caller:
         # the traceback goes to the log, and the error says where to find it.
-        logs.get().exception("initialization_failed")
+        # The Python version tells a package built for the other runtime at a glance.
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        logs.get().exception("initialization_failed", python=python)
         raise InitializationError(
             "The function could not start; its log says why under request id "
             f"{request_id or 'unknown'}"

@@ -158,6 +158,7 @@ def test_nothing_of_the_build_machine(built: Built) -> None:
         r"(^|/)\.(mypy|ruff|pytest)_cache/",
         r"^(tests|bench|tools|docs|events|dist)/",
         r"\.pth$",
+        r"^\.lock$",
     ):
         found = [n for n in names if re.search(pattern, n)]
         assert not found, f"{pattern}: {found[:10]}"
@@ -199,6 +200,26 @@ def test_writing_the_same_tree_twice_gives_the_same_bytes(tmp_path: Path) -> Non
     with zipfile.ZipFile(first) as archive:
         modes = {i.filename: (i.external_attr >> 16) & 0o7777 for i in archive.infolist()}
     assert modes == {"a.py": 0o644, "pkg/b.py": 0o644, "run.sh": 0o755}
+
+
+def test_only_the_handlers_python_sources_are_copied(tmp_path: Path) -> None:
+    """GIVEN a handler/ working tree that also holds a local .env, an editor's backup, a
+    hidden folder and a cache
+    WHEN it is copied into the package
+    THEN only its Python sources are, in their folders."""
+    handler, stage = tmp_path / "handler", tmp_path / "stage"
+    (handler / "pkg" / "__pycache__").mkdir(parents=True)
+    (handler / ".idea").mkdir()
+    stage.mkdir()
+    for name in ("index.py", "pkg/__init__.py", "pkg/work.py"):
+        (handler / name).write_text("X = 1\n")
+    for name in (".env", "index.py~", "pkg/work.py.orig", "pkg/__pycache__/work.pyc", ".idea/x.py"):
+        (handler / name).write_text("ALIBABA_CLOUD_ACCESS_KEY_SECRET=local\n")
+
+    build_package.copy_handler(handler, stage)
+
+    copied = sorted(str(path.relative_to(stage)) for path in stage.rglob("*") if path.is_file())
+    assert copied == ["index.py", "pkg/__init__.py", "pkg/work.py"]
 
 
 def test_wheel_tags_are_checked() -> None:

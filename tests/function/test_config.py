@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import traceback
 
 import pytest
@@ -167,6 +168,7 @@ def test_an_initializer_that_cannot_load_the_sdk_logs_why_and_shows_no_traceback
     assert (line["event"], line["level"]) == ("initialization_failed", "error")
     assert line["request_id"] == context.request_id
     assert "_cffi_backend" in line["exception"]
+    assert line["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
