@@ -9,8 +9,12 @@ PORT ?= 9000
 # The FC runtime the package is built for: python3.10 (default) or python3.12.
 RUNTIME ?= python3.10
 
-# Tests talk to loopback only; a proxy would intercept even 127.0.0.1.
-unexport HTTP_PROXY HTTPS_PROXY ALL_PROXY http_proxy https_proxy all_proxy
+# The target interpreter for `make package`, when neither pyenv nor PATH has it.
+TARGET_PYTHON ?=
+
+# Tests, the demo and the bench talk to loopback only, and a proxy would intercept even
+# 127.0.0.1. Installs and builds keep the caller's proxy: some machines reach PyPI through one.
+LOOPBACK_ONLY := env -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u http_proxy -u https_proxy -u all_proxy
 export PYTHONPATH := $(CURDIR)/handler:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -33,7 +37,7 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 unit: setup
-	$(PY) -m pytest
+	$(LOOPBACK_ONLY) $(PY) -m pytest
 
 test: lint typecheck unit
 
@@ -43,16 +47,17 @@ test-runtimes: setup
 	tools/test-runtime 3.12
 
 demo: setup
-	$(PY) -m cams_local demo
+	$(LOOPBACK_ONLY) $(PY) -m cams_local demo
 
 serve: setup
-	$(PY) -m cams_local serve --port $(PORT)
+	$(LOOPBACK_ONLY) $(PY) -m cams_local serve --port $(PORT)
 
 package: setup
-	$(PY) tools/build_package.py --runtime $(RUNTIME) --output dist/function.zip
+	$(PY) tools/build_package.py --runtime $(RUNTIME) --output dist/function.zip \
+		$(if $(TARGET_PYTHON),--python $(TARGET_PYTHON))
 
 bench: setup
-	$(PY) -m bench
+	$(LOOPBACK_ONLY) $(PY) -m bench
 
 # Re-pin after editing requirements*.in.
 lock: setup

@@ -123,7 +123,7 @@ def find_interpreter(runtime: str, explicit: str | None = None) -> Path:
     raise BuildError(
         f"no CPython {version} interpreter for {runtime} (tried: {tried}). Bytecode must come "
         f"from the runtime's own Python: install it (e.g. `pyenv install {version}`) or pass "
-        f"--python /path/to/python{version}."
+        f"--python /path/to/python{version} (make package TARGET_PYTHON=...)."
     )
 
 
