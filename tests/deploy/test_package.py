@@ -247,7 +247,7 @@ DRIVER = textwrap.dedent(
     """
     import json, sys, sysconfig
 
-    PKG, OUT = sys.argv[1], sys.argv[2]
+    PKG, OUT, KEYS = sys.argv[1], sys.argv[2], sys.argv[3]
     sys.path.insert(0, PKG)
     import index
 
@@ -257,13 +257,14 @@ DRIVER = textwrap.dedent(
             self.__dict__.update(fields)
 
 
+    # python3.10's context carries the role's keys; python3.12's environment does.
     context = Namespace(
         request_id="req-package-1",
         credentials=Namespace(
             access_key_id="STS.package-ak",
             access_key_secret="package-sk",
             security_token="package-token",
-        ),
+        ) if KEYS == "context" else None,
         function=Namespace(
             name="cams-delete-instance", handler="index.handler", memory=128, timeout=30
         ),
@@ -328,7 +329,17 @@ def test_the_package_serves_an_event_under_the_target_runtime(
     }
     assert not set(env) & set(PROXY_VARIABLES)
     child = subprocess.run(
-        [str(built.interpreter), "-I", "-S", "-B", "-c", DRIVER, str(unpacked), str(out)],
+        [
+            str(built.interpreter),
+            "-I",
+            "-S",
+            "-B",
+            "-c",
+            DRIVER,
+            str(unpacked),
+            str(out),
+            "context",
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -379,6 +390,56 @@ def test_the_package_serves_an_event_under_the_target_runtime(
     assert not outside, outside
     assert any(f.startswith(str(unpacked)) for f in report["files"])
     assert "site-packages" not in "".join(report["files"])
+
+
+def test_the_python312_package_serves_an_event_with_the_keys_in_the_environment(
+    tmp_path: Path, emulator: CamsEmulator
+) -> None:
+    """GIVEN the package built for python3.12 (make package RUNTIME=python3.12)
+    WHEN python3.12 runs it the way FC does, the role's keys in ALIBABA_CLOUD_* variables
+    and none on the context
+    THEN it deletes the instance, signing with those keys."""
+    try:
+        interpreter = build_package.find_interpreter("python3.12")
+    except build_package.BuildError as error:
+        pytest.fail(f"this test needs CPython 3.12: {error}")
+    out_zip = tmp_path / "function.zip"
+    build = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "build_package.py"), "--runtime", "python3.12",
+         "--output", str(out_zip)],
+        capture_output=True, text=True, check=False, cwd=REPO, timeout=600,
+    )  # fmt: skip
+    assert build.returncode == 0, f"build failed:\n{build.stdout}\n{build.stderr}"
+    code = tmp_path / "code"
+    with zipfile.ZipFile(out_zip) as archive:
+        archive.extractall(code)
+        assert not [
+            n for n in archive.namelist() if n.endswith(".pyc") and ".cpython-312." not in n
+        ]
+    out = tmp_path / "result.json"
+    env = {
+        "CAMS_ENDPOINT": emulator.endpoint,
+        "CAMS_PROTOCOL": "http",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "STS.package-ak",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "package-sk",
+        "ALIBABA_CLOUD_SECURITY_TOKEN": "package-token",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+    }
+
+    child = subprocess.run(
+        [str(interpreter), "-I", "-S", "-B", "-c", DRIVER, str(code), str(out), "environment"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert child.returncode == 0, f"stdout:\n{child.stdout}\nstderr:\n{child.stderr}"
+    report = json.loads(out.read_text())
+    assert report["version"] == [3, 12]
+    assert report["result"]["Outcome"] == "deleted", report["result"]
+    (call,) = emulator.calls("DeleteInstance")
+    assert call.instance_id == "i-pkg-1"
+    assert call.security_token == "package-token"
+    assert call.signature_valid
 
 
 def test_bytecode_is_used_as_is(built: Built, unpacked: Path) -> None:
