@@ -12,7 +12,7 @@ from typing import Any, cast
 from cams_delete import cams, logs
 from cams_delete.config import Settings
 from cams_delete.credentials import MissingCredentialsError, RoleCredentials
-from cams_delete.extract import Candidate, Extracted
+from cams_delete.extract import Extracted
 from cams_delete.results import UNEXPECTED_ERROR, DeletionResult, Outcome, failed
 from cams_delete.retry import Deadline, RetryPolicy, with_retries
 from cams_delete.validation import check_instance_id, policy_result
@@ -205,7 +205,7 @@ def _logged(
 
 def _event_ids(items: Sequence[Extracted]) -> tuple[str, ...]:
     """The distinct event ids of the items, in order (a redelivery repeats its id)."""
-    ids = (item.event_id for item in items if isinstance(item, Candidate) and item.event_id)
+    ids = (item.event_id for item in items if item.event_id)
     return tuple(dict.fromkeys(ids))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cams_delete.flags import Unread, dry_run_flags, find_unread, is_instance_id_name
@@ -85,6 +85,14 @@ def from_direct(event: DirectRequest) -> Extracted:
 
 
 def from_cloud_event(event: CloudEvent) -> Extracted:
+    extracted = _from_cloud_event(event)
+    if isinstance(extracted, DeletionResult) and event.id is not None:
+        # A refused event is found in the log by its id, as an accepted one is.
+        return replace(extracted, event_id=event.id)
+    return extracted
+
+
+def _from_cloud_event(event: CloudEvent) -> Extracted:
     if isinstance(event.raw, RepeatedKeys):
         return _repeated(event.raw.repeated, "The CloudEvent", event.id)
     data = _cloud_event_data(event.raw, event.id)

@@ -32,7 +32,8 @@ class DeletionResult:
     """What happened to one instance.
 
     `http_status` and `retry_after_s` are not part of the document: they tell the
-    HTTP renderer how to answer and are derived from the same classification.
+    HTTP renderer how to answer and are derived from the same classification. Nor is
+    `event_id`, the CloudEvent a refusal was about, for its log line.
     """
 
     instance_id: str | None
@@ -45,6 +46,7 @@ class DeletionResult:
     retryable: bool = False
     attempts: int = 0
     retry_after_s: float | None = field(default=None, compare=False)
+    event_id: str | None = field(default=None, compare=False)
 
     @property
     def success(self) -> bool:

@@ -86,6 +86,44 @@ def test_a_single_cloudevent_deletion_line_carries_its_id(emulator, invoke: Invo
     assert line["event_id"] == event["id"]
 
 
+def test_a_cloudevent_refused_before_validation_is_found_by_its_id(emulator, invoke: Invoke):
+    """GIVEN a batch of CloudEvents refused while reading them (a misspelt InstanceId
+    field, a repeated key in data, data that is not an object), and one refused by
+    validation
+    WHEN it is handled
+    THEN every deletion line carries the CloudEvent id it is about, as an accepted
+    event's does, and nothing is deleted."""
+    template = load_event("eventbridge-kafka-batch.json")[0]
+    elements = [
+        {**template, "id": "e-misspelt", "data": {"instanceId": "i-1"}},
+        {**template, "id": "e-not-an-object", "data": 42},
+        {**template, "id": "e-masked", "data": {"InstanceId": "2399393****"}},
+    ]
+    text = json.dumps(elements)
+    repeated = {**template, "id": "e-repeated", "data": {"InstanceId": "i-1"}}
+    text = (
+        text[:-1]
+        + ", "
+        + json.dumps(repeated).replace(
+            '"InstanceId": "i-1"', '"InstanceId": "i-1", "InstanceId": "i-2"'
+        )
+        + "]"
+    )
+    emulator.add_instances("i-1", "i-2")
+
+    run = invoke(text.encode())
+
+    lines = run.lines("deletion")
+    assert [line["event_id"] for line in lines] == [
+        "e-misspelt",
+        "e-not-an-object",
+        "e-masked",
+        "e-repeated",
+    ]
+    assert {line["outcome"] for line in lines} == {"rejected"}
+    assert emulator.journal() == []
+
+
 def test_cold_start_is_true_once_per_instance(emulator, invoke: Invoke, monkeypatch):
     """GIVEN a fresh function instance
     WHEN it handles two invocations
