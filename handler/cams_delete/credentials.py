@@ -60,6 +60,13 @@ def resolve(context: Any) -> RoleCredentials:
     return credentials
 
 
+def secrets_of(context: Any) -> tuple[str, ...]:
+    """The role's secret and token as `resolve` would find them, or none: for redaction
+    from the invocation's first log line, before anything needs the keys."""
+    credentials = from_context(context) or from_environment(os.environ)
+    return credentials.secrets() if credentials is not None else ()
+
+
 def mask(access_key_id: str) -> str:
     """Enough of a key ID to tell keys apart in logs, not enough to use it."""
     return f"{access_key_id[:4]}***{access_key_id[-3:]}" if len(access_key_id) > 10 else "***"

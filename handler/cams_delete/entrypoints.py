@@ -110,6 +110,8 @@ def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
     logs.bind_invocation(
         request_id=request_id, function_name=_function_name(context), cold_start=cold_start
     )
+    # Lines about input refused before any call are redacted too.
+    logs.register_secrets(*credentials.secrets_of(context))
     recognised = sources.recognise(event)
     try:
         settings, timeout_s = _settings_and_timeout(context)

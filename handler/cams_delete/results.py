@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cams_delete.logs import without_secrets
+
 # CAMS sends the literal string "NULL" where it means no message.
 _CAMS_NULL = "NULL"
 _MAX_ECHOED_ID = 128
@@ -72,12 +74,13 @@ class DeletionResult:
 def rejected(
     instance_id: object, code: str, message: str, http_status: int = 400
 ) -> DeletionResult:
-    """Input refused before any call to CAMS."""
+    """Input refused before any call to CAMS. What it echoes of the input loses the role's
+    keys, as a log line would: a caller may be told what it sent, never the keys."""
     return DeletionResult(
-        instance_id=echoable_instance_id(instance_id),
+        instance_id=without_secrets(echoable_instance_id(instance_id)),
         outcome=Outcome.REJECTED,
         code=code,
-        message=message,
+        message=without_secrets(message),
         http_status=http_status,
     )
 

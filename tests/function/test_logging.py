@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cams_delete import logs
 from cams_emulator import Fault
-from tests.conftest import ROLE, Invoke, event_bytes, load_event
+from tests.conftest import ROLE, Invoke, assert_no_secrets, event_bytes, load_event
 
 
 def test_every_line_is_json_with_invocation_fields(emulator, invoke: Invoke, context):
@@ -122,6 +122,21 @@ def test_a_cloudevent_refused_before_validation_is_found_by_its_id(emulator, inv
     ]
     assert {line["outcome"] for line in lines} == {"rejected"}
     assert emulator.journal() == []
+
+
+def test_the_roles_keys_are_redacted_from_lines_about_refused_input(emulator, invoke: Invoke):
+    """GIVEN an event whose InstanceId holds the role's token and secret (and so is
+    refused before any call to CAMS, before the keys are otherwise needed)
+    WHEN its lines are written and its result returned
+    THEN neither key is in them."""
+    run = invoke({"InstanceId": f"{ROLE.security_token} {ROLE.access_key_secret}"})
+
+    [line] = run.lines("deletion")
+    assert line["outcome"] == "rejected"
+    assert line["instance_id"] == "[REDACTED] [REDACTED]"
+    assert run.result is not None
+    assert run.result["InstanceId"] == "[REDACTED] [REDACTED]"
+    assert_no_secrets(run.output + json.dumps(run.result))
 
 
 def test_cold_start_is_true_once_per_instance(emulator, invoke: Invoke, monkeypatch):
