@@ -89,6 +89,16 @@ class _Call:
     def run(self) -> Reply:
         if self.request.method not in ("POST", "GET") or self.request.path != "/":
             return self.record(self.error(404, "InvalidAction.NotFound", _API_NOT_FOUND))
+        repeated = self.request.repeated_query_names()
+        if repeated:
+            # The signature covers every pair; reading one of them would act on the other.
+            return self.record(
+                self.error(
+                    400,
+                    "InvalidParameter",
+                    f'The parameter "{repeated[0]}" is given more than once in the query.',
+                )
+            )
         self.identity, auth_error = self.gateway.authenticator.authenticate(
             self.request, self.query_params
         )
@@ -162,8 +172,9 @@ class _Call:
                 )
             return self.record(self.perform(action), fault=kind)
         # timeout_after_commit: the action takes effect, its answer comes too late to matter.
+        # The journal keeps the action's own code, as for latency: whether it deleted.
         reply = self.perform(action)
-        self.record(replace(reply, code=label), fault=kind)
+        self.record(reply, fault=kind)
         if not self.gateway.hold(fault.hold_s):
             return replace(reply, abort="close")
         return reply

@@ -146,7 +146,8 @@ class JournalEntry:
 
     ``status`` 0 means no HTTP answer was sent (hang, reset). ``code`` is ``OK``, the
     error code answered, or ``fault:<kind>`` for an injected fault; ``fault`` names the
-    fault kind that fired, if any (also for latency, whose code is the normal outcome).
+    fault kind that fired, if any (also for latency and timeout_after_commit, whose code
+    is the action's own outcome).
     """
 
     time: float

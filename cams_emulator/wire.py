@@ -53,6 +53,11 @@ class HttpRequest:
     def query_params(self) -> dict[str, str]:
         return dict(parse_qsl(self.query, keep_blank_values=True))
 
+    def repeated_query_names(self) -> list[str]:
+        """The query's parameter names that are given more than once, in order."""
+        names = [name for name, _ in parse_qsl(self.query, keep_blank_values=True)]
+        return sorted({name for name in names if names.count(name) > 1}, key=names.index)
+
     def params(self, query_params: dict[str, str]) -> dict[str, str]:
         """The query's parameters, then form-body ones over them (RPC accepts both)."""
         params = dict(query_params)

@@ -177,6 +177,20 @@ def test_a_query_changed_after_signing_fails_the_signature(emulator):
     assert emulator.instances() == {"i-1", "i-2", "i-3"}
 
 
+def test_a_query_naming_a_parameter_twice_is_refused(emulator):
+    # GIVEN a request signed for i-2 whose query also names i-1 before it
+    headers = signed_headers(emulator, {"InstanceId": "i-2"})
+    # WHEN it is sent
+    status, _, body = raw_request(
+        emulator, "POST", "/?InstanceId=i-1&InstanceId=i-2", headers=headers
+    )
+    # THEN 400 InvalidParameter naming it, and neither instance is deleted
+    error = json.loads(body)
+    assert (status, error["Code"]) == (400, "InvalidParameter")
+    assert '"InstanceId"' in error["Message"]
+    assert emulator.instances() == {"i-1", "i-2", "i-3"}
+
+
 def test_a_body_that_does_not_match_its_hash_fails(emulator):
     # GIVEN a request signed for an empty body, sent with a form body
     headers = signed_headers(emulator, {})
