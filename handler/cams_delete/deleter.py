@@ -6,7 +6,7 @@ import contextvars
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 from cams_delete import cams, logs
@@ -153,13 +153,6 @@ def delete_instance(
         )
 
     result = with_retries(attempt, instance_id, policy, plan.deadline, on_retry=_log_retry)
-    if result.message is not None or result.access_denied_detail is not None:
-        # CAMS's text could echo what it was sent; the caller must not read the role's keys.
-        result = replace(
-            result,
-            message=logs.without_secrets(result.message),
-            access_denied_detail=logs.without_secrets(result.access_denied_detail),
-        )
     return _logged(result, time.monotonic() - started, plan, event_ids)
 
 

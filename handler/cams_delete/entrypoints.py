@@ -172,8 +172,8 @@ def _bug(source: str, started: float) -> UnexpectedFunctionError:
 def _raise_for_async(result: DeletionResult, request_id: str | None) -> None:
     if result.code == UNEXPECTED_ERROR:
         raise UnexpectedFunctionError(UNEXPECTED)
-    if result.code == deleter.MISSING_CREDENTIALS:
-        raise _missing_role(request_id)
+    if result.code in _UNUSABLE_ROLE:
+        raise _unusable_role(result.code, request_id)
     if result.retryable:
         raise RetryableDeletionError(
             f"The deletion failed but may succeed if retried ({result.code}); raising so "
@@ -205,10 +205,12 @@ def _handle_event(
             document = results[0].to_document()
     except Exception:
         raise _bug(source, started) from None
-    if any(result.code == deleter.MISSING_CREDENTIALS for result in results):
-        # The function has no role: a configuration problem, so FC keeps the event.
+    unusable = [result.code for result in results if result.code in _UNUSABLE_ROLE]
+    if unusable:
+        # No role, or keys no request can carry: a configuration problem, so FC keeps the
+        # event until it is mended.
         _log_invocation(source, results, started, status="error")
-        raise _missing_role(request_id)
+        raise _unusable_role(unusable[0], request_id)
     if any(result.code == UNEXPECTED_ERROR for result in results):
         # A bug cut an instance short (its traceback is logged): FC keeps the event.
         _log_invocation(source, results, started, status="error")
@@ -288,17 +290,25 @@ def _refuse_misconfigured(
             f"details under request id {request_id or 'unknown'}",
             http_status=500,
         )
-        _log_invocation("http", [result], started, status=500)
+        deleter.log_result(result, caller_reads=True)
+        _log_invocation("http", [result], started, status=500, caller_reads=True)
         return http.render(http.HttpAnswer(result), request_id)
     # Events must not be lost: a function error sends them to FC's retry and destination.
     _log_invocation(_source_name(event), [], started, status="error")
     raise _invalid_configuration(error, request_id) from None
 
 
-def _missing_role(request_id: str | None) -> FunctionError:
+# Codes of results that say the function's role cannot be used, whatever the event.
+_UNUSABLE_ROLE = {
+    deleter.MISSING_CREDENTIALS: "has no role credentials (give it a role)",
+    cams.REQUEST_NOT_SENT: "cannot send a request with its role's keys or CAMS_ENDPOINT",
+}
+
+
+def _unusable_role(code: str, request_id: str | None) -> FunctionError:
     return InvalidConfigurationError(
-        "The function has no role credentials (give it a role); raising so that FC keeps "
-        f"the event. Its log has the details under request id {request_id or 'unknown'}"
+        f"The function {_UNUSABLE_ROLE[code]}; raising so that FC keeps the event. Its log "
+        f"has the details under request id {request_id or 'unknown'}"
     )
 
 

@@ -58,13 +58,16 @@ class DeletionResult:
         return replace(self, attempts=attempts)
 
     def to_document(self) -> dict[str, Any]:
+        """The result as the caller reads it. The texts that come from outside (what the
+        caller sent, what CAMS answered) lose the invocation's secrets, as a log line does:
+        an answer may echo what it was sent, and a valid InstanceId can spell a key."""
         return {
             "Success": self.success,
             "Code": self.code,
-            "Message": self.message,
+            "Message": without_secrets(self.message),
             "RequestId": self.request_id,
-            "AccessDeniedDetail": self.access_denied_detail,
-            "InstanceId": self.instance_id,
+            "AccessDeniedDetail": without_secrets(self.access_denied_detail),
+            "InstanceId": without_secrets(self.instance_id),
             "Outcome": self.outcome.value,
             "Retryable": self.retryable,
             "Attempts": self.attempts,
@@ -74,13 +77,12 @@ class DeletionResult:
 def rejected(
     instance_id: object, code: str, message: str, http_status: int = 400
 ) -> DeletionResult:
-    """Input refused before any call to CAMS. What it echoes of the input loses the role's
-    keys, as a log line would: a caller may be told what it sent, never the keys."""
+    """Input refused before any call to CAMS."""
     return DeletionResult(
-        instance_id=without_secrets(echoable_instance_id(instance_id)),
+        instance_id=echoable_instance_id(instance_id),
         outcome=Outcome.REJECTED,
         code=code,
-        message=without_secrets(message),
+        message=message,
         http_status=http_status,
     )
 
@@ -110,12 +112,14 @@ def failed(
 
 
 def echoable_instance_id(value: object) -> str | None:
-    """The InstanceId as it may be echoed back: strings only, and not unbounded."""
+    """The InstanceId as it may be echoed back: strings only, and not unbounded. Secrets
+    go before it is cut, or the cut would keep the first part of one."""
     if not isinstance(value, str):
         return None
-    if len(value) > _MAX_ECHOED_ID:
-        return value[:_MAX_ECHOED_ID] + "…"
-    return value
+    text: str = without_secrets(value)
+    if len(text) > _MAX_ECHOED_ID:
+        return text[:_MAX_ECHOED_ID] + "…"
+    return text
 
 
 def cams_message(value: object) -> str | None:

@@ -403,6 +403,8 @@ def test_invalid_configuration_gets_500_naming_the_variable(emulator, invoke: In
     assert "zero" not in result["Message"], "the caller may not be the operator"
     [critical] = run.lines("invalid_configuration")
     assert "zero" in critical["reason"], "the log says what is wrong"
+    [deletion] = run.lines("deletion")
+    assert (deletion["code"], deletion["level"]) == ("InvalidConfiguration", "error")
     assert emulator.journal() == []
 
 

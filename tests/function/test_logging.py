@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -124,19 +125,60 @@ def test_a_cloudevent_refused_before_validation_is_found_by_its_id(emulator, inv
     assert emulator.journal() == []
 
 
-def test_the_roles_keys_are_redacted_from_lines_about_refused_input(emulator, invoke: Invoke):
-    """GIVEN an event whose InstanceId holds the role's token and secret (and so is
-    refused before any call to CAMS, before the keys are otherwise needed)
-    WHEN its lines are written and its result returned
-    THEN neither key is in them."""
-    run = invoke({"InstanceId": f"{ROLE.security_token} {ROLE.access_key_secret}"})
+LONG_TOKEN = "CAIS" + "q6Ft5B2yfSjIr5bSEsLRuPlGheCoRTHqOo0xP2tm" * 22  # real ones run to ~900
 
+
+def _secret_path_refused() -> dict:
+    from tests.function.test_http_trigger import http_event
+
+    return http_event(
+        path=f"/instances/{ROLE.access_key_secret}", queryParameters={"dryRun": "maybe"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "context_token", "instance_shown"),
+    [
+        pytest.param(
+            {"InstanceId": f"{ROLE.security_token} {ROLE.access_key_secret}"},
+            ROLE.security_token,
+            "[REDACTED] [REDACTED]",
+            id="refused-instance-id",
+        ),
+        pytest.param(
+            {"InstanceId": f"{LONG_TOKEN} x"}, LONG_TOKEN, "[REDACTED] x", id="long-token"
+        ),
+        pytest.param(
+            {"InstanceId": ROLE.access_key_secret, "DryRun": True},
+            ROLE.security_token,
+            "[REDACTED]",
+            id="valid-id-dry-run",
+        ),
+        pytest.param(_secret_path_refused, ROLE.security_token, "[REDACTED]", id="http-path"),
+    ],
+)
+def test_the_roles_keys_reach_no_line_and_no_answer_that_echoes_the_input(
+    emulator, invoke: Invoke, event: object, context_token: str, instance_shown: str
+):
+    """GIVEN input that holds the role's keys: an InstanceId refused before any call (so
+    before the keys are otherwise needed), a token longer than an echoed InstanceId is
+    cut to, a valid InstanceId that spells the secret, and an HTTP path naming it
+    WHEN the lines are written and the answer returned
+    THEN the keys are replaced in both, before any cut, and nothing is deleted."""
+    from cams_local.fc import Credentials, Python310Context
+
+    keys = Credentials(ROLE.access_key_id, ROLE.access_key_secret, context_token)
+    run = invoke(event() if callable(event) else event, Python310Context(credentials=keys))
+
+    answer = run.body if callable(event) else run.result
+    assert answer is not None
+    assert answer["InstanceId"] == instance_shown
     [line] = run.lines("deletion")
-    assert line["outcome"] == "rejected"
-    assert line["instance_id"] == "[REDACTED] [REDACTED]"
-    assert run.result is not None
-    assert run.result["InstanceId"] == "[REDACTED] [REDACTED]"
-    assert_no_secrets(run.output + json.dumps(run.result))
+    assert line["instance_id"] == instance_shown
+    everything = run.output + json.dumps(run.result)
+    assert_no_secrets(everything)
+    assert LONG_TOKEN[:64] not in everything
+    assert emulator.journal() == []
 
 
 def test_cold_start_is_true_once_per_instance(emulator, invoke: Invoke, monkeypatch):

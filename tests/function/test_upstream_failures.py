@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from cams_delete.results import DeletionResult, failed
 from cams_emulator import Credential, Fault
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
 from tests.conftest import (
@@ -462,20 +463,63 @@ def test_keys_that_cannot_make_a_request_fail_once_without_blaming_cams(
     emulator, invoke: Invoke, credentials: Credentials
 ):
     """GIVEN role keys that cannot go into an HTTP header
-    WHEN an event arrives
+    WHEN an HTTP request and an event arrive
     THEN the transport refuses the request before sending it: one attempt, no retry, a
-    permanent RequestNotSent naming what to check (not CAMS's "answer could not be
-    read", retried until FC gives up); CAMS is not called."""
+    RequestNotSent naming what to check (not CAMS's "answer could not be read", retried
+    by the function and by FC); the event raises InvalidConfigurationError, so that FC
+    keeps it until the role is mended, as for a missing role. CAMS is not called."""
     emulator.add_instances("i-1")
+    context = Python310Context(credentials=credentials)
 
-    run = invoke({"InstanceId": "i-1"}, Python310Context(credentials=credentials))
+    answer = http_outcome(invoke(delete_request(), context))
+    event = invoke({"InstanceId": "i-1"}, context)
 
-    assert run.error is None
-    assert run.result is not None
-    assert (run.result["Code"], run.result["Retryable"]) == ("RequestNotSent", False)
-    assert run.result["Attempts"] == 1
-    assert "role keys" in run.result["Message"]
+    assert (answer["Code"], answer["Retryable"], answer["Attempts"]) == ("RequestNotSent", False, 1)
+    assert "role keys" in answer["Message"]
+    assert type(event.error).__name__ == "InvalidConfigurationError"
+    assert "CAMS_ENDPOINT" in str(event.error)
+    [deletion] = event.lines("deletion")
+    assert (deletion["code"], deletion["attempts"], deletion["level"]) == (
+        "RequestNotSent",
+        1,
+        "error",
+    )
     assert emulator.journal() == []
+    assert "i-1" in emulator.instances()
+
+
+@pytest.mark.parametrize("source", ["http", "direct"])
+def test_an_access_denied_detail_that_echoes_the_roles_keys_reaches_no_caller(
+    emulator, invoke: Invoke, monkeypatch, source: str
+):
+    """GIVEN CAMS denying the deletion with an AccessDeniedDetail that holds the role's
+    token, in a value and in a key
+    WHEN the function answers
+    THEN the detail is returned with the token replaced and the rest kept."""
+    from cams_delete import cams
+
+    token = ROLE.security_token
+    assert token is not None
+
+    def denied(_client: object, instance_id: str, **_kwargs: object) -> DeletionResult:
+        detail = {"AuthAction": "cams:DeleteInstance", "Token": f"t={token}", token: 1}
+        return failed(
+            instance_id, "Forbidden.RAM", "denied", 403, retryable=False,
+            access_denied_detail=detail,
+        )  # fmt: skip
+
+    monkeypatch.setattr(cams, "delete_once", denied)
+
+    run = invoke(delete_request() if source == "http" else {"InstanceId": "i-1"})
+
+    answer = run.body if source == "http" else run.result
+    assert answer is not None
+    assert answer["AccessDeniedDetail"] == {
+        "AuthAction": "cams:DeleteInstance",
+        "Token": "t=[REDACTED]",
+        "[REDACTED]": 1,
+    }
+    assert_no_secrets(json.dumps(run.result) + run.output)
 
 
 @pytest.mark.parametrize("source", ["http", "direct"])
