@@ -49,22 +49,23 @@ def from_environment(environ: Mapping[str, str]) -> RoleCredentials | None:
     return RoleCredentials(key_id, secret, token or None)
 
 
-def resolve(context: Any) -> RoleCredentials:
+def find(context: Any) -> RoleCredentials | None:
     """Context first, then the environment as it is now (read per call, never at import)."""
-    credentials = from_context(context) or from_environment(os.environ)
-    if credentials is None:
+    return from_context(context) or from_environment(os.environ)
+
+
+def required(found: RoleCredentials | None) -> RoleCredentials:
+    """The keys `find` found; their absence matters only when there is something to delete."""
+    if found is None:
         raise MissingCredentialsError(
             "No role credentials: the context has none and ALIBABA_CLOUD_ACCESS_KEY_ID / "
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set. Give the function a role"
         )
-    return credentials
+    return found
 
 
-def secrets_of(context: Any) -> tuple[str, ...]:
-    """The role's secret and token as `resolve` would find them, or none: for redaction
-    from the invocation's first log line, before anything needs the keys."""
-    credentials = from_context(context) or from_environment(os.environ)
-    return credentials.secrets() if credentials is not None else ()
+def resolve(context: Any) -> RoleCredentials:
+    return required(find(context))
 
 
 def mask(access_key_id: str) -> str:

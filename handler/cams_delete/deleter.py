@@ -24,7 +24,8 @@ MISSING_CREDENTIALS = "MissingCredentials"
 
 @dataclass(frozen=True)
 class Plan:
-    """What one invocation may do: its settings, deadline and credentials."""
+    """What one invocation may do: its settings, deadline and credentials (whoever finds
+    the credentials registers their secrets for redaction; see entrypoints)."""
 
     settings: Settings
     deadline: Deadline
@@ -88,7 +89,6 @@ def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, D
             )
             for instance_id, event_ids in asked_by.items()
         }
-    logs.register_secrets(*credentials.secrets())
     if len(asked_by) == 1:
         [(instance_id, event_ids)] = asked_by.items()
         return {instance_id: _delete_guarded(instance_id, credentials, plan, event_ids)}

@@ -110,8 +110,11 @@ def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
     logs.bind_invocation(
         request_id=request_id, function_name=_function_name(context), cold_start=cold_start
     )
-    # Lines about input refused before any call are redacted too.
-    logs.register_secrets(*credentials.secrets_of(context))
+    # The role's keys, looked up once: redacted from the first line on (input refused
+    # before any call included), and handed to the deletions.
+    role = credentials.find(context)
+    if role is not None:
+        logs.register_secrets(*role.secrets())
     recognised = sources.recognise(event)
     try:
         settings, timeout_s = _settings_and_timeout(context)
@@ -124,7 +127,7 @@ def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
 
     def plan_for(dry_run: bool) -> deleter.Plan:
         return deleter.Plan(
-            settings, deadline, lambda: credentials.resolve(context), dry_run, caller_reads
+            settings, deadline, lambda: credentials.required(role), dry_run, caller_reads
         )
 
     if isinstance(recognised, sources.HttpTriggerEvent):
@@ -205,13 +208,13 @@ def _handle_event(
             document = results[0].to_document()
     except Exception:
         raise _bug(source, started) from None
-    unusable = [result.code for result in results if result.code in _UNUSABLE_ROLE]
-    if unusable:
+    codes = {result.code for result in results}
+    if not codes.isdisjoint(_UNUSABLE_ROLE):
         # No role, or keys no request can carry: a configuration problem, so FC keeps the
         # event until it is mended.
         _log_invocation(source, results, started, status="error")
-        raise _unusable_role(unusable[0], request_id)
-    if any(result.code == UNEXPECTED_ERROR for result in results):
+        raise _unusable_role(min(codes.intersection(_UNUSABLE_ROLE)), request_id)
+    if UNEXPECTED_ERROR in codes:
         # A bug cut an instance short (its traceback is logged): FC keeps the event.
         _log_invocation(source, results, started, status="error")
         raise UnexpectedFunctionError(UNEXPECTED)
@@ -219,10 +222,10 @@ def _handle_event(
     status = "retrying" if retrying else "succeeded" if document["Success"] else "failed"
     _log_invocation(source, results, started, status=status)
     if retrying:
-        codes = sorted({result.code for result in retrying})
+        retrying_codes = sorted({result.code for result in retrying})
         raise RetryableDeletionError(
             f"{len(retrying)} of {len(results)} deletion(s) failed but may succeed if retried "
-            f"({', '.join(codes)}); raising so that FC retries the event"
+            f"({', '.join(retrying_codes)}); raising so that FC retries the event"
         )
     return document
 
@@ -340,6 +343,8 @@ def _log_invocation(
         outcomes = {k: v for k, v in outcome_counts(results).items() if v}
     if status == "error" or not results:
         level = "info" if status == "succeeded" else "error"
+    elif len(results) == 1:
+        level = deleter.log_level(results[0], caller_reads=caller_reads)
     else:
         level = max(
             (deleter.log_level(result, caller_reads=caller_reads) for result in results),

@@ -91,8 +91,10 @@ def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
 def without_secrets(value: Any) -> Any:
     """`value` with the invocation's secrets replaced wherever a string holds one, keys
     included: for CAMS's text, which the function returns as well as logs."""
+    if value is None:
+        return None
     secrets = _secrets.get()
-    if not secrets or value is None:
+    if not secrets:
         return value
     if isinstance(value, str):
         return _scrub(value, secrets)
