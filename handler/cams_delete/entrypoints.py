@@ -265,15 +265,15 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
     return document
 
 
-def _held(elements: list[Any], shown: int = 20) -> list[str]:
+def _held(elements: list[Any], count: int = 20) -> list[str]:
     """How a refused batch's first elements can be found again: a CloudEvent's id, or the
     InstanceId a request names (each cut to 128 characters)."""
     held = []
-    for element in elements[:shown]:
+    for element in elements[:count]:
         if isinstance(element, dict):
             name = element.get("id") if "specversion" in element else element.get("InstanceId")
             if isinstance(name, str):
-                held.append(name[: sources.MAX_ID_SHOWN])
+                held.append(logs.shown(name, sources.MAX_ID_SHOWN))
     return held
 
 
@@ -286,8 +286,9 @@ def _refuse_misconfigured(
         from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
         # The caller may not be the operator: the variable's name, not its value.
+        route = http.match_route(event.raw_path)
         result = rejected(
-            None,
+            route[0] if route is not None else None,  # the instance the path named, if any
             "InvalidConfiguration",
             f"The function's configuration is invalid ({error.variable}); its log has the "
             f"details under request id {request_id or 'unknown'}",

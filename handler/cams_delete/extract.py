@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cams_delete.flags import Unread, dry_run_flags, find_unread, is_instance_id_name
+from cams_delete.logs import shown
 from cams_delete.results import DeletionResult, rejected
 from cams_delete.sources import (
     EXPECTED_SHAPES,
@@ -257,7 +258,7 @@ def _refusal(unread: Unread, event_id: str | None = None) -> DeletionResult:
 
 
 def _repeated(repeated: tuple[str, ...], where: str, event_id: str | None = None) -> DeletionResult:
-    names = ", ".join(repr(key[:64]) for key in repeated[:3])
+    names = ", ".join(repr(shown(key, 64)) for key in repeated[:3])
     return rejected(
         None,
         "InvalidParameter.RepeatedKey",
@@ -271,7 +272,7 @@ def _missing(
 ) -> DeletionResult:
     near_miss = next((key for key in container if is_instance_id_name(key)), None)
     hint = (
-        f"; found {str(near_miss)[:64]!r}, but the field name is case-sensitive and "
+        f"; found {shown(str(near_miss), 64)!r}, but the field name is case-sensitive and "
         "exactly InstanceId"
         if near_miss is not None
         else ""

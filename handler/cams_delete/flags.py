@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cams_delete.logs import shown
 from cams_delete.sources import MESSAGE_BODY_FIELDS, RepeatedKeys, json_or_text
 
 _QUERY_FIELDS = ("queryString", "queryParameters")
@@ -229,9 +230,9 @@ def _location(prefix: str, keys: list[str | int]) -> str:
         if isinstance(key, int):
             text += f"[{key}]"
             continue
-        shown = key if len(key) <= _MAX_KEY_SHOWN else key[: _MAX_KEY_SHOWN - 3] + "..."
-        if _PLAIN_KEY.fullmatch(shown):
-            text += f".{shown}" if text else shown
+        name = shown(key, _MAX_KEY_SHOWN, "...")
+        if _PLAIN_KEY.fullmatch(name):
+            text += f".{name}" if text else name
         else:
-            text += f"[{json.dumps(shown)}]"
+            text += f"[{json.dumps(name)}]"
     return text if len(text) <= _MAX_LOCATION else "…" + text[-_MAX_LOCATION:]

@@ -22,7 +22,7 @@ from cams_delete.flags import (
     mentions_dry_run,
     query_flag,
 )
-from cams_delete.logs import register_secrets
+from cams_delete.logs import register_secrets, shown
 from cams_delete.results import (
     UNEXPECTED_ERROR,
     DeletionResult,
@@ -71,7 +71,9 @@ def respond(
 
     route = match_route(request.raw_path)
     if route is None:
-        return _refuse(404, "NotFound", f"No route for {request.raw_path[:200]!r}; {ROUTES_HINT}")
+        return _refuse(
+            404, "NotFound", f"No route for {shown(request.raw_path, 200)!r}; {ROUTES_HINT}"
+        )
     instance_id, allowed_method = route
     # What the path names, so that a refused DELETE can be found by its instance.
     named = instance_id if isinstance(instance_id, str) else None
@@ -79,7 +81,7 @@ def respond(
         return _refuse(
             405,
             "MethodNotAllowed",
-            f"{request.method[:16]} is not allowed on this path; use {allowed_method}",
+            f"{shown(request.method, 16)} is not allowed on this path; use {allowed_method}",
             {"Allow": allowed_method},
             instance_id=named,
         )
@@ -147,7 +149,7 @@ def envelope_problem(request: HttpTriggerEvent) -> HttpAnswer | None:
         part = raw if name is None else raw.get(name)
         if isinstance(part, RepeatedKeys):
             where = f"The request's {name}" if name else "The request"
-            names = ", ".join(repr(key[:64]) for key in part.repeated[:3])
+            names = ", ".join(repr(shown(key, 64)) for key in part.repeated[:3])
             return _refuse(
                 400,
                 "InvalidParameter.RepeatedKey",
@@ -179,8 +181,8 @@ def envelope_problem(request: HttpTriggerEvent) -> HttpAnswer | None:
             return _refuse(
                 400,
                 "InvalidEvent",
-                f"{str(key)[:64]!r} beside the HTTP request is not read; name the instance in "
-                "the path or body, and add ?dryRun=true to check without deleting",
+                f"{shown(str(key), 64)!r} beside the HTTP request is not read; name the "
+                "instance in the path or body, and add ?dryRun=true to check without deleting",
             )
     return None
 
@@ -225,7 +227,7 @@ def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
             return _refuse(
                 400,
                 "InvalidParameter.Query",
-                f"Unknown query parameter {name[:64]!r}; the only one is dryRun",
+                f"Unknown query parameter {shown(name, 64)!r}; the only one is dryRun",
             )
         flag = query_flag(value)
         if not isinstance(flag, bool):
@@ -246,7 +248,7 @@ def dry_run_header(headers: dict[str, str]) -> HttpAnswer | None:
             return _refuse(
                 400,
                 "InvalidParameter.DryRun",
-                f"The header {name[:64]!r} is not read; to check without deleting, add "
+                f"The header {shown(name, 64)!r} is not read; to check without deleting, add "
                 "?dryRun=true",
             )
     return None
@@ -283,7 +285,8 @@ def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | H
         return _refuse(
             400,
             "InvalidParameter.Body",
-            f"Unknown field {str(unknown[0])[:64]!r} in the body; it takes InstanceId and DryRun",
+            f"Unknown field {shown(str(unknown[0]), 64)!r} in the body; it takes InstanceId "
+            "and DryRun",
             instance_id=parsed.get("InstanceId"),
         )
     return extracted

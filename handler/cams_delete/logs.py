@@ -105,6 +105,14 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
+def shown(text: str, limit: int, cut_mark: str = "") -> str:
+    """`text` as a message or a line may echo it: the invocation's secrets replaced first,
+    then cut to `limit` characters, `cut_mark` included (a secret cut short could no longer
+    be found)."""
+    text = without_secrets(text)
+    return text if len(text) <= limit else text[: limit - len(cut_mark)] + cut_mark
+
+
 def _may_need_redaction(line: str) -> bool:
     """Whether a rendered line could hold a secret or a sensitive key; never wrong on "no".
 

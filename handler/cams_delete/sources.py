@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cams_delete.logs import shown
 from cams_delete.validation import json_kind
 
 
@@ -79,7 +80,7 @@ class CloudEvent:
         value = self.raw.get("id")
         if not isinstance(value, str):
             return None
-        return value if len(value) <= MAX_ID_SHOWN else value[: MAX_ID_SHOWN - 1] + "…"
+        return shown(value, MAX_ID_SHOWN, "…")
 
     @property
     def source(self) -> str | None:

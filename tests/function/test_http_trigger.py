@@ -405,6 +405,7 @@ def test_invalid_configuration_gets_500_naming_the_variable(emulator, invoke: In
     assert "zero" in critical["reason"], "the log says what is wrong"
     [deletion] = run.lines("deletion")
     assert (deletion["code"], deletion["level"]) == ("InvalidConfiguration", "error")
+    assert deletion["instance_id"] == result["InstanceId"] == "i-1"  # the path's
     assert emulator.journal() == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -179,6 +180,56 @@ def test_the_roles_keys_reach_no_line_and_no_answer_that_echoes_the_input(
     assert_no_secrets(everything)
     assert LONG_TOKEN[:64] not in everything
     assert emulator.journal() == []
+
+
+def _batch_over_the_limit() -> list:
+    return [{"InstanceId": f"{LONG_TOKEN}-{n}"} for n in range(101)]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(lambda: _http(path=f"/x/{LONG_TOKEN}"), id="http-404-path"),
+        pytest.param(
+            lambda: _http(queryParameters={"q" * 44 + ROLE.access_key_secret: "1"}),
+            id="query-name-cut-across-the-secret",
+        ),
+        pytest.param(
+            lambda: {**load_event("eventbridge-cloudevent.json"), "id": LONG_TOKEN, "data": 42},
+            id="cloudevent-id",
+        ),
+        pytest.param(_batch_over_the_limit, id="oversized-batch-held"),
+        pytest.param(
+            lambda: {"InstanceId": "i-1", "options": {LONG_TOKEN: {"DryRun": True}}},
+            id="location-of-a-flag",
+        ),
+    ],
+)
+def test_text_cut_for_a_message_or_a_line_loses_the_keys_before_the_cut(
+    emulator, invoke: Invoke, event: Any
+):
+    """GIVEN input that carries the role's token (or secret) where the function echoes
+    only the first characters of it: a path, a query parameter's name, a CloudEvent id,
+    the ids an oversized batch held, the location of a field
+    WHEN it is refused
+    THEN no part of the key long enough to matter reaches the answer or the log: the key
+    is replaced before the text is cut."""
+    from cams_local.fc import Credentials, Python310Context
+
+    keys = Credentials(ROLE.access_key_id, ROLE.access_key_secret, LONG_TOKEN)
+    run = invoke(event(), Python310Context(credentials=keys))
+
+    everything = run.output + json.dumps(run.result)
+    assert "[REDACTED]" in everything
+    assert LONG_TOKEN[:24] not in everything
+    assert ROLE.access_key_secret[:12] not in everything
+    assert emulator.journal() == []
+
+
+def _http(**overrides: Any) -> dict:
+    from tests.function.test_http_trigger import http_event
+
+    return http_event(**overrides)
 
 
 def test_cold_start_is_true_once_per_instance(emulator, invoke: Invoke, monkeypatch):
