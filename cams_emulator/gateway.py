@@ -89,14 +89,14 @@ class _Call:
     def run(self) -> Reply:
         if self.request.method not in ("POST", "GET") or self.request.path != "/":
             return self.record(self.error(404, "InvalidAction.NotFound", _API_NOT_FOUND))
-        repeated = self.request.repeated_query_names()
+        repeated = self.request.repeated_param_names()
         if repeated:
             # The signature covers every pair; reading one of them would act on the other.
             return self.record(
                 self.error(
                     400,
                     "InvalidParameter",
-                    f'The parameter "{repeated[0]}" is given more than once in the query.',
+                    f'The parameter "{repeated[0]}" is given more than once.',
                 )
             )
         self.identity, auth_error = self.gateway.authenticator.authenticate(

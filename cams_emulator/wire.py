@@ -6,6 +6,7 @@ emulated API call; this reads only what the emulator needs.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Protocol
@@ -51,21 +52,28 @@ class HttpRequest:
         return connection != "close"
 
     def query_params(self) -> dict[str, str]:
-        return dict(parse_qsl(self.query, keep_blank_values=True))
+        return dict(self._query_pairs())
 
-    def repeated_query_names(self) -> list[str]:
-        """The query's parameter names that are given more than once, in order."""
-        names = [name for name, _ in parse_qsl(self.query, keep_blank_values=True)]
-        return sorted({name for name in names if names.count(name) > 1}, key=names.index)
+    def repeated_param_names(self) -> list[str]:
+        """Parameter names given more than once, in the query, the form body, or both, in
+        the order they first appear."""
+        counts = Counter(name for name, _ in self._query_pairs() + self._form_pairs())
+        return [name for name, count in counts.items() if count > 1]
 
     def params(self, query_params: dict[str, str]) -> dict[str, str]:
         """The query's parameters, then form-body ones over them (RPC accepts both)."""
         params = dict(query_params)
-        content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
-        if self.body and content_type == FORM_TYPE:
-            form = self.body.decode("utf-8", "replace")
-            params.update(parse_qsl(form, keep_blank_values=True))
+        params.update(self._form_pairs())
         return params
+
+    def _query_pairs(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query, keep_blank_values=True)
+
+    def _form_pairs(self) -> list[tuple[str, str]]:
+        content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
+        if not (self.body and content_type == FORM_TYPE):
+            return []
+        return parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def read_request(rfile: Readable) -> HttpRequest | None:

@@ -6,6 +6,7 @@ import datetime
 import json
 import time
 import uuid
+from urllib.parse import parse_qsl
 
 import pytest
 from alibabacloud_cams20200606 import models
@@ -188,6 +189,23 @@ def test_a_query_naming_a_parameter_twice_is_refused(emulator):
     error = json.loads(body)
     assert (status, error["Code"]) == (400, "InvalidParameter")
     assert '"InstanceId"' in error["Message"]
+    assert emulator.instances() == {"i-1", "i-2", "i-3"}
+
+
+@pytest.mark.parametrize(
+    ("query", "form"),
+    [("", b"InstanceId=i-1&InstanceId=i-2"), ("?InstanceId=i-1", b"InstanceId=i-2")],
+    ids=["form-body-twice", "query-and-body"],
+)
+def test_a_parameter_given_twice_in_the_body_is_refused(emulator, query: str, form: bytes):
+    # GIVEN a signed request naming InstanceId twice, in its form body or across both
+    params = dict(parse_qsl(query[1:]))
+    headers = signed_headers(emulator, params, body=form)
+    headers["content-type"] = "application/x-www-form-urlencoded"
+    # WHEN it is sent
+    status, _, body = raw_request(emulator, "POST", f"/{query}", headers=headers, body=form)
+    # THEN 400 InvalidParameter, and nothing is deleted
+    assert (status, json.loads(body)["Code"]) == (400, "InvalidParameter")
     assert emulator.instances() == {"i-1", "i-2", "i-3"}
 
 
