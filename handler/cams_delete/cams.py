@@ -32,6 +32,8 @@ _RETRYABLE_CODES = frozenset(
         "InvalidSecurityToken.Expired",
     }
 )
+# Retryable, but only by a later invocation: this one would send the same keys again.
+RETRYABLE_LATER = frozenset({"InvalidSecurityToken.Expired"})
 _DENIED_CODE_PREFIXES = ("Forbidden", "NoPermission")
 _CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
 # The function's own code for a request the transport refused to send.

@@ -173,6 +173,7 @@ def _endpoint_and_policy(settings: Settings) -> tuple[cams.Endpoint, RetryPolicy
         max_delay_s=settings.retry_max_delay_s,
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
+        retryable_later=cams.RETRYABLE_LATER,
     )
     _derived = (settings, endpoint, policy)
     return endpoint, policy

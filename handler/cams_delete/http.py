@@ -257,7 +257,7 @@ def dry_run_header(headers: dict[str, str]) -> HttpAnswer | None:
 def candidate_from_path(instance_id: object, body: bytes) -> Candidate | HttpAnswer:
     """DELETE /instances/{id} takes its instance from the path and nothing from a body: a
     body is refused rather than ignored, since a DryRun in it would otherwise be lost."""
-    if body.strip() not in (b"", b"{}"):
+    if body.strip() and parse_json(body) != {}:
         return _refuse(
             400,
             "InvalidParameter.Body",

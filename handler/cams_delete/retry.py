@@ -35,6 +35,9 @@ class RetryPolicy:
     max_delay_s: float
     connect_timeout_s: float
     read_timeout_s: float
+    # Codes a later invocation may get past but this one cannot (its keys have expired):
+    # the result stays retryable for FC, and is returned at once.
+    retryable_later: frozenset[str] = frozenset()
 
     def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^n)] (spreads retrying clients)."""
@@ -64,7 +67,11 @@ def with_retries(
             return deadline_exceeded(instance_id, last, attempts)
         attempts += 1
         last = attempt(*attempt_timeouts(policy, remaining)).with_attempts(attempts)
-        if not last.retryable or attempts >= policy.max_attempts:
+        if (
+            not last.retryable
+            or attempts >= policy.max_attempts
+            or last.code in policy.retryable_later
+        ):
             return last
         retry_after = last.retry_after_s or 0.0
         delay = max(policy.backoff(attempts), retry_after)

@@ -197,6 +197,23 @@ def test_a_post_body_that_does_not_parse_says_why(
     assert emulator.journal() == []
 
 
+@pytest.mark.parametrize(
+    ("body", "status"), [("{}", 200), ("{ }", 200), (" {\n} ", 200), ("[]", 400)]
+)
+def test_delete_takes_an_empty_object_as_no_body(emulator, invoke: Invoke, body: str, status: int):
+    """GIVEN DELETE /instances/i-1 with a body that is an empty JSON object, however
+    spaced, or something else
+    WHEN the request arrives
+    THEN an empty object counts as no body (it can hold no dry run); anything else is
+    refused before any call."""
+    emulator.add_instances("i-1")
+
+    result = assert_json_response(invoke(http_event(body=body)), status)
+
+    assert result["Outcome"] == ("deleted" if status == 200 else "rejected")
+    assert len(emulator.journal()) == (1 if status == 200 else 0)
+
+
 def test_invalid_dry_run_value_gets_400(emulator, invoke: Invoke):
     """GIVEN ?dryRun=maybe
     WHEN the request arrives

@@ -568,7 +568,8 @@ def test_unavailable_with_retry_after_stays_503(emulator, invoke: Invoke):
 def test_expired_role_token_is_retryable_so_the_event_is_kept(invoke: Invoke, monkeypatch):
     """GIVEN the role's STS token has expired (the next invocation gets fresh keys)
     WHEN an event asks for a deletion
-    THEN the failure is retryable and the invocation raises, so FC delivers it again."""
+    THEN the failure is retryable and the invocation raises, so FC delivers it again;
+    within the invocation it is tried once, since every retry would send the same keys."""
     import time
 
     from cams_emulator import CamsEmulator
@@ -583,6 +584,10 @@ def test_expired_role_token_is_retryable_so_the_event_is_kept(invoke: Invoke, mo
         assert run.error is not None
         assert "InvalidSecurityToken.Expired" in str(run.error)
         assert emu.instances() == {"i-1"}
+        assert len(emu.calls()) == 1
+        assert run.lines("deletion_retry") == []
+        [deletion] = run.lines("deletion")
+        assert (deletion["attempts"], deletion["retryable"]) == (1, True)
 
 
 def simulated_bug(*_args: object, **_kwargs: object) -> NoReturn:
