@@ -72,9 +72,9 @@ def initialize(context: Any) -> None:
     try:
         cams.load_sdk()
     except Exception:
-        # E.g. a package built for another runtime. FC sends this error to every caller:
-        # the traceback goes to the log, and the error says where to find it.
-        # The Python version tells a package built for the other runtime at a glance.
+        # E.g. a package built for the other runtime, which the line's Python version tells
+        # at a glance. FC sends this error to every caller: the traceback goes to the log,
+        # and the error says where to find it.
         python = f"{sys.version_info.major}.{sys.version_info.minor}"
         logs.get().exception("initialization_failed", python=python)
         raise InitializationError(
