@@ -221,6 +221,13 @@ def decode_body(request: HttpTriggerEvent) -> bytes | HttpAnswer:
 def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
     """`dryRun` in any spelling of its case; any other parameter is refused, so that a
     misspelt dry run can never turn into a deletion."""
+    if sum(name.lower() == "dryrun" for name in query) > 1:
+        # dryRun and dryrun are two keys: whichever counted, the other could undo a dry run.
+        return _refuse(
+            400,
+            "InvalidParameter.DryRun",
+            "The query names dryRun more than once, in different cases; send it once",
+        )
     dry_run = False
     for name, value in query.items():
         if name.lower() != "dryrun":

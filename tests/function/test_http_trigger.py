@@ -117,6 +117,20 @@ def test_base64_body_over_64_kib_gets_413(emulator, invoke: Invoke):
     assert_json_response(invoke(event), 413)
 
 
+def test_a_base64_body_one_byte_over_64_kib_gets_413(emulator, invoke: Invoke):
+    """GIVEN POST / whose base64 body decodes to 64 KiB and one byte
+    WHEN the request arrives
+    THEN 413, as for the same bytes sent as text."""
+    document = '{"InstanceId": "i-1"}'
+    raw = (document + " " * (64 * 1024 + 1 - len(document))).encode()
+    event = http_event(
+        "POST", "/", body=base64.b64encode(raw).decode(), isBase64Encoded=True, headers=_JSON
+    )
+
+    assert assert_json_response(invoke(event), 413)["Code"] == "PayloadTooLarge"
+    assert emulator.journal() == []
+
+
 def test_body_of_exactly_64_kib_is_read(emulator, invoke: Invoke):
     """GIVEN a POST body of exactly 64 KiB (JSON padded with spaces)
     WHEN the request arrives
@@ -459,6 +473,20 @@ def test_dry_run_query_in_any_case_deletes_nothing(emulator, invoke: Invoke, nam
     result = assert_json_response(invoke(http_event(queryParameters={name: "true"})), 200)
     assert result["Outcome"] == "dry_run"
     assert emulator.instances() == {"i-1"}
+
+
+def test_a_dry_run_query_named_twice_in_two_cases_is_refused(emulator, invoke: Invoke):
+    """GIVEN ?dryRun=true&dryrun=false: two keys to FC, so not joined by a comma
+    WHEN DELETE /instances/i-1 arrives
+    THEN 400 InvalidParameter.DryRun: whichever counted, the other could undo the dry run;
+    nothing is deleted."""
+    emulator.add_instances("i-1")
+    event = http_event(queryParameters={"dryRun": "true", "dryrun": "false"})
+
+    result = assert_json_response(invoke(event), 400)
+
+    assert result["Code"] == "InvalidParameter.DryRun"
+    assert emulator.journal() == []
 
 
 @pytest.mark.parametrize("name", ["dry_run", "force", "InstanceId"])
