@@ -144,6 +144,8 @@ class _Call:
             status, code, message = _FAULT_ERRORS[kind]
             if kind == "throttle" and fault.status is not None:
                 status = fault.status
+            if kind == "internal_error" and fault.code is not None:
+                code = fault.code  # a 500 that is not InternalError, as other gateways send
             reply = self.error(status, code, fault.message or message, headers=extra_headers)
             return self.record(replace(reply, code=label), fault=kind)
         if kind == "bad_gateway_html":
@@ -151,7 +153,7 @@ class _Call:
             return self.record(replace(reply, headers=extra_headers), fault=kind)
         if kind == "business_error":
             reply = business_reply(
-                fault.code or "InstanceStatus.Invalid",
+                "InstanceStatus.Invalid" if fault.code is None else fault.code,
                 fault.message or "The current instance status does not support this operation.",
                 success=False,
                 request_id=self.request_id,

@@ -73,7 +73,8 @@ def business_reply(
     request_id: str,
     extra: dict[str, Any] | None = None,
 ) -> Reply:
-    """A CAMS answer: HTTP 200 whatever the outcome, ``Code`` tells (``OK`` is success)."""
+    """A CAMS answer: HTTP 200 whatever the outcome, ``Code`` tells (``OK`` is success).
+    An empty ``code`` leaves the field out: an answer that does not say what happened."""
     body: dict[str, Any] = {
         "RequestId": request_id,
         "Code": code,
@@ -81,6 +82,8 @@ def business_reply(
         "Success": success,
         "AccessDeniedDetail": "{}",
     }
+    if not code:
+        del body["Code"]
     if extra:
         body.update(extra)
     return Reply(200, json_bytes(body), request_id=request_id, code=code)

@@ -6,13 +6,16 @@ retryable failure (so FC retries) and return the result on a permanent one.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
+from cams_delete.cams import parse_access_denied_detail
 from cams_delete.results import DeletionResult, failed
 from cams_emulator import Credential, Fault
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
@@ -542,6 +545,104 @@ def test_cams_text_that_echoes_the_roles_keys_reaches_no_caller(
     assert answer["Message"] == "token [REDACTED] or key [REDACTED] refused"
     assert_no_secrets(json.dumps(run.result))
     assert_no_secrets(run.output)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (
+            Fault("business_error", code="ServiceUnavailable", times=None),
+            (503, "ServiceUnavailable"),
+        ),
+        (
+            Fault("business_error", code="Forbidden.InstanceLocked", times=None),
+            (403, "Forbidden.InstanceLocked"),
+        ),
+        (Fault("internal_error", code="UnknownError", times=None), (502, "UnknownError")),
+    ],
+    ids=["service-unavailable-in-a-200", "forbidden-code-in-a-200", "500-with-another-code"],
+)
+def test_the_code_or_the_status_alone_decides_what_the_caller_is_told(
+    emulator, invoke: Invoke, monkeypatch, fault: Fault, expected: tuple[int, str]
+):
+    """GIVEN CAMS answering with a code that says more than its HTTP status (a 200 that
+    says ServiceUnavailable or Forbidden.*), or a 500 whose code the function does not
+    know
+    WHEN DELETE /instances/i-1 arrives
+    THEN the caller gets what the code or the status means: 503 with Retry-After and
+    retryable; 403, the role's permission, not CAMS's failure; a retryable 502."""
+    status, code = expected
+    monkeypatch.setenv("MAX_ATTEMPTS", "2")
+    emulator.add_instances("i-1")
+    emulator.add_fault(fault)
+
+    run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert (run.result["statusCode"], body["Code"]) == (status, code)
+    assert body["Retryable"] is (status != 403)
+    assert body["Attempts"] == (1 if status == 403 else 2)
+    assert ("Retry-After" in run.result["headers"]) is (status == 503)
+
+
+def test_an_answer_without_a_code_is_retried_and_the_event_kept(emulator, invoke: Invoke):
+    """GIVEN CAMS answering 200 without a Code (the deletion may or may not have happened)
+    WHEN an event asks for a deletion
+    THEN it is retried, and the invocation raises so that FC delivers the event again."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("business_error", code="", times=None))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert type(run.error).__name__ == "RetryableDeletionError"
+    [deletion] = run.lines("deletion")
+    assert (deletion["code"], deletion["retryable"], deletion["attempts"]) == (
+        "UpstreamInvalidResponse",
+        True,
+        4,
+    )
+    assert deletion["level"] == "warning"  # a retry may still succeed
+
+
+def test_a_connection_that_is_never_accepted_is_upstream_unavailable(invoke: Invoke, monkeypatch):
+    """GIVEN a CAMS endpoint whose listen queue is full, so that connecting times out
+    WHEN DELETE /instances/i-1 arrives
+    THEN 503 UpstreamUnavailable: nothing was sent (not UpstreamTimeout, an answer lost)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)  # never accepted: once the queue is full, connections go unanswered
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        monkeypatch.setenv("CAMS_ENDPOINT", f"127.0.0.1:{port}")
+        monkeypatch.setenv("CAMS_PROTOCOL", "http")
+        monkeypatch.setenv("CAMS_CONNECT_TIMEOUT_MS", "300")
+        monkeypatch.setenv("MAX_ATTEMPTS", "1")
+
+        run = invoke(delete_request())
+
+        body = http_outcome(run)
+        assert run.result is not None
+        assert (run.result["statusCode"], body["Code"]) == (503, "UpstreamUnavailable")
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+@pytest.mark.parametrize("value", ["   ", "", "{}"])
+def test_a_blank_access_denied_detail_reads_as_none(value: str):
+    """GIVEN an AccessDeniedDetail that is blank, empty, or CAMS's "{}"
+    WHEN it is parsed
+    THEN it is null, not an object holding the blank."""
+    assert parse_access_denied_detail(value) is None
 
 
 def test_unused_credential_kinds_are_distinct(emulator):
