@@ -157,6 +157,7 @@ def test_batch_with_bad_items_reports_each_and_deletes_the_good(emulator, invoke
     assert outcomes == ["deleted", "rejected", "rejected", "rejected"]
     assert run.result["Success"] is False
     assert run.result["Code"] == "PartialFailure"
+    assert run.result["Message"] == "3 of 4 items did not succeed"
     assert run.result["Counts"] == {
         "deleted": 1,
         "already_deleted": 0,
@@ -370,6 +371,23 @@ def test_protected_ids_match_without_regard_to_case(emulator, invoke: Invoke, mo
     assert run.result is not None
     assert run.result["Code"] == "Forbidden.ProtectedInstance"
     assert emulator.journal() == []
+
+
+@pytest.mark.parametrize("spelling", ["Keep-Me", "KEEP-ME"])
+def test_a_protected_id_is_refused_as_configured_and_in_capitals(
+    emulator, invoke: Invoke, monkeypatch, spelling: str
+):
+    """GIVEN PROTECTED_INSTANCE_IDS=Keep-Me
+    WHEN an event names it exactly as configured, or in capitals
+    THEN it is refused, and the instance stays."""
+    monkeypatch.setenv("PROTECTED_INSTANCE_IDS", "Keep-Me")
+    emulator.add_instances(spelling)
+
+    run = invoke({"InstanceId": spelling})
+
+    assert run.result is not None
+    assert run.result["Code"] == "Forbidden.ProtectedInstance"
+    assert emulator.instances() == {spelling}
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,10 @@ def test_lists_are_trimmed():
         ({"CAMS_PROTOCOL": "ftp"}, "CAMS_PROTOCOL"),
         ({"CAMS_PROTOCOL": "http"}, "CAMS_PROTOCOL"),
         ({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": "cams.example.com"}, "CAMS_PROTOCOL"),
+        # Private addresses are not loopback: the role's keys would cross a network in clear.
+        ({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": "10.0.0.5:80"}, "CAMS_PROTOCOL"),
+        ({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": "192.168.1.10"}, "CAMS_PROTOCOL"),
+        ({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": "169.254.100.200"}, "CAMS_PROTOCOL"),
         ({"CAMS_NOT_FOUND_CODES": "a b"}, "CAMS_NOT_FOUND_CODES"),
         ({"PROTECTED_INSTANCE_IDS": "ok,not ok"}, "PROTECTED_INSTANCE_IDS"),
         ({"DRY_RUN": "maybe"}, "DRY_RUN"),

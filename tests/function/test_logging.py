@@ -232,6 +232,51 @@ def _http(**overrides: Any) -> dict:
     return http_event(**overrides)
 
 
+def test_a_plain_ascii_secret_with_a_quote_and_a_backslash_is_masked(capsys):
+    """GIVEN a registered secret of plain ASCII that JSON escapes (a quote, a backslash)
+    WHEN a line carries it
+    THEN the written line holds [REDACTED] in its place (the screen looks for the secret
+    as the encoder writes it, not as it is)."""
+    secret = 'abc\\def"ghi123'
+    logs.configure("INFO")
+    logs.bind_invocation(request_id="r-1")
+    logs.register_secrets(secret)
+    try:
+        logs.get().info("deletion", message=f"echo {secret} end")
+    finally:
+        logs.clear_secrets()
+
+    assert json.loads(capsys.readouterr().out)["message"] == "echo [REDACTED] end"
+
+
+def test_a_redelivered_cloudevent_is_named_once(emulator, invoke: Invoke):
+    """GIVEN a batch holding one CloudEvent twice (a redelivery) and another naming the
+    same instance
+    WHEN it is handled
+    THEN the deletion line names each event once, in order."""
+    template = load_event("eventbridge-kafka-batch.json")[0]
+    first = {**template, "id": "e-1", "data": {"InstanceId": "i-1"}}
+    emulator.add_instances("i-1")
+
+    run = invoke([first, first, {**first, "id": "e-2"}])
+
+    [line] = run.lines("deletion")
+    assert line["event_ids"] == ["e-1", "e-2"]
+
+
+def test_a_value_under_a_signature_key_is_masked(capsys):
+    """GIVEN a line carrying an object with a Signature key (as an AccessDeniedDetail may)
+    WHEN it is written
+    THEN that value is masked, whatever the key's case."""
+    logs.configure("INFO")
+    logs.bind_invocation(request_id="r-1")
+
+    logs.get().info("deletion", access_denied_detail={"Signature": "c2lnbmF0dXJl", "a": "b"})
+
+    line = json.loads(capsys.readouterr().out)
+    assert line["access_denied_detail"] == {"Signature": "[REDACTED]", "a": "b"}
+
+
 def test_cold_start_is_true_once_per_instance(emulator, invoke: Invoke, monkeypatch):
     """GIVEN a fresh function instance
     WHEN it handles two invocations
@@ -360,7 +405,8 @@ def test_rendered_lines_are_redacted_wherever_the_secret_hides(capsys):
     assert line["nested"] == {"key [REDACTED]": 1, "to\u212aen": "[REDACTED]"}
 
 
-_SCREENED_SECRETS = ("plain-0123456789", 's3cr\u00e9t "quoted" \\ value')
+# The third is plain ASCII: no \u escape flags its lines, so only its escaped form can.
+_SCREENED_SECRETS = ("plain-0123456789", 's3cr\u00e9t "quoted" \\ value', 'abc\\def"ghi123')
 _KEYS = st.one_of(
     st.text(max_size=12),
     st.sampled_from(

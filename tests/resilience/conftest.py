@@ -79,7 +79,7 @@ FUZZ_WEIGHTS: dict[str, float] = {
     "raw_bytes": 0.75,
     "dry_run_anywhere": 0.5,
 }
-# Not counted in the budget: a property that fails until a known bug is fixed.
+# Not counted in the budget: the lone-surrogate property, on top of the others.
 EXTRA_WEIGHTS: dict[str, float] = {"surrogates": 0.25}
 
 
