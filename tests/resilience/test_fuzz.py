@@ -43,7 +43,8 @@ pytestmark = pytest.mark.slow
 # -- the InstanceId rule and the instances that exist ------------------------------------------
 
 ALLOWED_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._-")
-PROTECTED = "cams-protected-1"
+# Mixed case, as an operator may write it: the function compares without regard to case.
+PROTECTED = "Cams-Protected-1"
 POOL = (
     "cams-7f3a9c01",
     "9383883",
@@ -54,6 +55,8 @@ POOL = (
     "_",
     "A.b-C_9",
     PROTECTED,
+    PROTECTED.upper(),
+    PROTECTED.lower(),
 )
 MISSING = object()
 MAX_BODY_BYTES = 64 * 1024
@@ -338,7 +341,11 @@ def carried_by_batch_element(element: object) -> object:
 
 
 def should_reach_cams(carried: object) -> bool:
-    return is_valid_id(carried) and carried != PROTECTED
+    return is_valid_id(carried) and not is_protected(carried)
+
+
+def is_protected(carried: object) -> bool:
+    return isinstance(carried, str) and carried.casefold() == PROTECTED.casefold()
 
 
 # -- checking one call ---------------------------------------------------------------------------
@@ -378,7 +385,7 @@ def check_single_result(document: Mapping[str, Any], carried: object) -> None:
         assert isinstance(carried, str)
         assert document["Outcome"] == expected_outcome(carried)
         assert document["InstanceId"] == carried
-    elif carried == PROTECTED:
+    elif is_protected(carried):
         assert document["Code"] == "Forbidden.ProtectedInstance"
     else:
         assert document["Outcome"] == "rejected"
