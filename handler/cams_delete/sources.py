@@ -6,6 +6,7 @@ only the fields it needs and never trusts their types.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,9 +32,10 @@ class HttpTriggerEvent:
         path = self.raw.get("rawPath")
         return path if isinstance(path, str) else "/"
 
-    @property
+    @functools.cached_property
     def headers(self) -> dict[str, str]:
-        """Header names lower-cased; FC joins repeated headers with commas."""
+        """Header names lower-cased; FC joins repeated headers with commas. Built once: the
+        checks, the async test and the renderer each read them."""
         headers = self.raw.get("headers")
         if not isinstance(headers, Mapping):
             return {}
