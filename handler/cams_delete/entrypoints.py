@@ -267,13 +267,19 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
 
 def _held(elements: list[Any], count: int = 20) -> list[str]:
     """How a refused batch's first elements can be found again: a CloudEvent's id, or the
-    InstanceId a request names (each cut to 128 characters)."""
+    InstanceId a request names (each cut to 128 characters). Read as the batch would have
+    been: JSON-string elements and source records (a Kafka `value`) included."""
     held = []
     for element in elements[:count]:
-        if isinstance(element, dict):
-            name = element.get("id") if "specversion" in element else element.get("InstanceId")
-            if isinstance(name, str):
-                held.append(logs.shown(name, sources.MAX_ID_SHOWN))
+        extracted = extract.from_batch_element(element)
+        name: object = extracted.event_id
+        if name is None:
+            if isinstance(extracted, extract.Candidate):
+                name = extracted.value
+            else:
+                name = extracted.instance_id
+        if isinstance(name, str):
+            held.append(logs.shown(name, sources.MAX_ID_SHOWN))
     return held
 
 

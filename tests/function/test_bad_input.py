@@ -194,6 +194,35 @@ def test_batch_over_the_limit_is_rejected_whole(emulator, invoke: Invoke, monkey
     assert invocation["code"] == "InvalidParameter.BatchSize"
 
 
+@pytest.mark.parametrize(
+    ("sample", "held"),
+    [
+        (
+            "eventbridge-mns-batch-strings.json",
+            ["2a8f9c3e-51d0-4b7e-9c1a-mns00001", "2a8f9c3e-51d0-4b7e-9c1a-mns00002"],
+        ),
+        ("rawdata-batch.json", ["cams-7f3a9c05", "cams-7f3a9c06"]),
+    ],
+)
+def test_an_oversized_batch_says_what_it_held_whatever_its_elements_shape(
+    sample: str, held: list[str], emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN MAX_BATCH_SIZE=1 and a sample batch whose elements are JSON strings, or source
+    records without an envelope (a Kafka record's `value` names the instance)
+    WHEN the function receives it
+    THEN the batch_rejected line holds each element's CloudEvent id, or the InstanceId its
+    record names, read as the batch would have been."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "1")
+
+    run = invoke(event_bytes(sample))
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.BatchSize"
+    [refused] = run.lines("batch_rejected")
+    assert refused["held"] == held
+    assert emulator.journal() == []
+
+
 def test_protected_instance_is_refused_before_any_call(emulator, invoke: Invoke, monkeypatch):
     """GIVEN PROTECTED_INSTANCE_IDS names an instance
     WHEN an event asks to delete it
