@@ -18,8 +18,8 @@ from typing import Literal, TextIO
 
 from cams_delete import extract, sources
 from cams_delete.config import ConfigError, Settings, current_settings
+from cams_delete.deleter import decide_without_cams
 from cams_delete.results import DeletionResult
-from cams_delete.validation import check_instance_id, policy_result
 from cams_local.events import instance_ids, load_manifest
 from cams_local.fc import FunctionMeta
 from cams_local.runner import (
@@ -43,20 +43,20 @@ def settlements_expected(event: bytes, settings: Settings) -> int | None:
     """How many `deletion` lines the function will log for this batch, or None when it is
     not a batch it will process: one per item decided without CAMS (invalid, protected,
     dry run) and one per distinct instance it sends to CAMS. Uses the function's own
-    extraction, validation and policy code."""
+    extraction and decision code."""
     batch = sources.recognise(event)
     if not isinstance(batch, sources.EventBatch) or len(batch.elements) > settings.max_batch_size:
         return None
     without_cams = 0
     distinct: set[str] = set()
     for item in extract.from_batch(batch):
-        checked = item if isinstance(item, DeletionResult) else check_instance_id(item.value)
-        if isinstance(checked, DeletionResult) or policy_result(
-            checked, protected=settings.protected_instance_ids, dry_run=settings.dry_run
-        ):
+        decided = decide_without_cams(
+            item, protected=settings.protected_instance_ids, dry_run=settings.dry_run
+        )
+        if isinstance(decided, DeletionResult):
             without_cams += 1
         else:
-            distinct.add(checked)
+            distinct.add(decided)
     return without_cams + len(distinct)
 
 

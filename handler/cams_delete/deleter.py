@@ -41,7 +41,9 @@ def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
     results: list[DeletionResult | None] = [None] * len(extracted)
     positions: dict[str, list[int]] = {}
     for index, item in enumerate(extracted):
-        decided = _decide_without_cams(item, plan)
+        decided = decide_without_cams(
+            item, protected=plan.settings.protected_instance_ids, dry_run=plan.dry_run
+        )
         if isinstance(decided, DeletionResult):
             results[index] = decided
             log_result(decided, _event_ids([item]), caller_reads=plan.caller_reads_results)
@@ -59,17 +61,17 @@ def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
     return cast("list[DeletionResult]", results)
 
 
-def _decide_without_cams(item: Extracted, plan: Plan) -> str | DeletionResult:
+def decide_without_cams(
+    item: Extracted, *, protected: frozenset[str], dry_run: bool
+) -> str | DeletionResult:
+    """The result of an item that needs no call (refused, protected, dry run: the
+    invocation's or its own), or the valid InstanceId to delete."""
     if isinstance(item, DeletionResult):
         return item
     checked = check_instance_id(item.value)
     if isinstance(checked, DeletionResult):
         return checked
-    decided = policy_result(
-        checked,
-        protected=plan.settings.protected_instance_ids,
-        dry_run=plan.dry_run or item.dry_run,
-    )
+    decided = policy_result(checked, protected=protected, dry_run=dry_run or item.dry_run)
     return decided if decided is not None else checked
 
 

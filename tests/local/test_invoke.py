@@ -75,13 +75,15 @@ def test_unreadable_event_file_is_a_usage_error(tmp_path: pathlib.Path):
     assert out.getvalue() == ""
 
 
-def big_batch(tmp_path: pathlib.Path) -> pathlib.Path:
-    items = [{"InstanceId": f"cams-big{n:02d}"} for n in range(12)]
+def big_batch(tmp_path: pathlib.Path, *, own_dry_runs: int = 0) -> pathlib.Path:
+    items: list[dict[str, object]] = [{"InstanceId": f"cams-big{n:02d}"} for n in range(12)]
     items += [
         {"InstanceId": "cams-big00"},
         {"InstanceId": "masked****"},
         {"InstanceId": "cams-7f3a9c12"},
     ]
+    # Requests that ask for a dry run themselves: each is its own dry_run line.
+    items += [{"InstanceId": "cams-big01", "DryRun": True}] * own_dry_runs
     path = tmp_path / "batch.json"
     path.write_text(json.dumps(items))
     return path
@@ -122,16 +124,20 @@ def test_no_progress_for_small_batches(tmp_path: pathlib.Path):
     assert "settled" not in err.getvalue()
 
 
-@pytest.mark.parametrize("dry_run", ["false", "true"])
+@pytest.mark.parametrize(
+    "dry_runs", [("false", 0), ("true", 0), ("false", 2), ("true", 2)], ids=str
+)
 def test_expected_settlements_match_the_functions_deletion_lines(
-    tmp_path: pathlib.Path, emulator, context, dry_run, monkeypatch
+    tmp_path: pathlib.Path, emulator, context, dry_runs: tuple[str, int], monkeypatch
 ):
-    """GIVEN a mixed batch and the function's settings (a protected ID; dry run or not)
+    """GIVEN a mixed batch and the function's settings (a protected ID; dry run or not),
+    with or without requests that ask for their own dry run
     WHEN the batch runs through the handler
     THEN it writes exactly as many `deletion` lines as the progress display expects."""
+    dry_run, own_dry_runs = dry_runs
     monkeypatch.setenv("PROTECTED_INSTANCE_IDS", "cams-7f3a9c12")
     monkeypatch.setenv("DRY_RUN", dry_run)
-    event = big_batch(tmp_path).read_bytes()
+    event = big_batch(tmp_path, own_dry_runs=own_dry_runs).read_bytes()
     expected = invoke.settlements_expected(event, load_settings(os.environ))
     tap = LogTap()
 
