@@ -79,7 +79,30 @@ def load_sdk() -> Sdk:
 
     # The SDK's modules attach stderr handlers to their loggers when imported.
     logs.silence_sdk_loggers(logs.SDK_LOGGERS)
+    from darabonba.core import DaraCore  # noqa: PLC0415 - loaded by the client above
+
+    build_sessions_one_at_a_time(DaraCore)
     return Sdk(Client, Config, DeleteInstanceRequest, RuntimeOptions, TeaException)
+
+
+def build_sessions_one_at_a_time(core: Any) -> None:
+    """darabonba builds its shared requests session inside the first request to a host,
+    without a lock: a batch's first calls on a new instance each built one (an SSL context
+    apiece, 25 to 45 ms of CPU) inside their attempts' timeouts, and at high concurrency ran
+    past the deadline. Now one call builds it and the others wait for it."""
+    build = getattr(core, "_get_session", None)
+    if not callable(build) or not isinstance(getattr(core, "_sessions", None), dict):
+        return  # another SDK version: its own way, uncoordinated
+    lock = threading.Lock()
+
+    def get_session(session_key: str, *args: Any, **kwargs: Any) -> Any:
+        session = core._sessions.get(session_key)
+        if session is None:
+            with lock:  # the SDK's own function checks again, under the lock
+                session = build(session_key, *args, **kwargs)
+        return session
+
+    core._get_session = staticmethod(get_session)
 
 
 class ClientCache:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from darabonba.core import DaraCore
 
 import index
 from cams_emulator import CamsEmulator, Credential, Fault, JournalEntry
@@ -383,3 +384,32 @@ def test_log_lines_of_batch_threads_keep_the_request_id(emu: CamsEmulator):
     assert result["Counts"]["deleted"] == 16
     assert len(deletions) == 16
     assert {line["request_id"] for line in deletions} == {context.request_id}
+
+
+def test_a_new_instances_first_batch_builds_the_sdks_session_once(
+    emu: CamsEmulator, monkeypatch: pytest.MonkeyPatch
+):
+    """GIVEN an instance whose SDK has no HTTP session yet (the SDK builds it inside the
+    first request to a host), and building one takes 50 ms
+    WHEN a batch of 8 instances runs on 8 threads
+    THEN the session is built once, and the other threads wait for it instead of each
+    building their own inside their attempts' timeouts; everything is deleted."""
+    builds: list[str] = []
+    build_adapter = DaraCore.get_adapter
+
+    def slow_counted_adapter(*args: Any, **kwargs: Any) -> Any:
+        builds.append(threading.current_thread().name)
+        time.sleep(0.05)  # wide enough for every thread to find no session
+        return build_adapter(*args, **kwargs)
+
+    monkeypatch.setattr(DaraCore, "_sessions", {})
+    monkeypatch.setattr(DaraCore, "get_adapter", staticmethod(slow_counted_adapter))
+    ids = [f"session-{n}" for n in range(8)]
+    emu.reset(ids)
+
+    run = call_handler(batch_of(ids), role_context(), ALL_SECRETS)
+
+    assert run.result is not None
+    assert run.result["Counts"]["deleted"] == 8
+    assert len(builds) == 1
+    assert len(DaraCore._sessions) == 1
