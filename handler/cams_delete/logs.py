@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any
@@ -134,13 +135,21 @@ def _stringify(value: object) -> str:
     return text
 
 
+# One line at a time: a batch's threads (and concurrent invocations) share stdout, and an
+# unbuffered pipe keeps a write whole only up to 4 KiB; a longer line came out spliced.
+_write_lock = threading.Lock()
+
+
 class StdoutLogger:
-    """Writes each line to whatever sys.stdout is now (FC's log, or a test's capture)."""
+    """Writes each line, whole, to whatever sys.stdout is now (FC's log, or a test's
+    capture)."""
 
     def msg(self, message: str) -> None:
         stream = sys.stdout
-        stream.write(message + "\n")
-        stream.flush()
+        line = message + "\n"
+        with _write_lock:
+            stream.write(line)
+            stream.flush()
 
     log = debug = info = warning = warn = error = critical = exception = msg
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -573,3 +576,50 @@ def test_a_huge_cloud_event_id_is_shown_shortened(emulator, invoke: Invoke):
     [deletion] = masked.lines("deletion")
     assert deletion["event_id"] == shown
     assert len(not_an_object.output) + len(masked.output) < 5_000
+
+
+class PieceByPieceStream:
+    """stdout as an unbuffered pipe behaves for a long line: written in pieces (a pipe
+    keeps 4 KiB whole), letting other threads run between them."""
+
+    def __init__(self, piece: int = 512) -> None:
+        self.piece = piece
+        self.pieces: list[str] = []
+
+    def write(self, text: str) -> int:
+        for start in range(0, len(text), self.piece):
+            self.pieces.append(text[start : start + self.piece])
+            time.sleep(0)  # another writer may run here
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_lines_from_many_threads_stay_whole_when_stdout_writes_in_pieces(monkeypatch):
+    """GIVEN stdout that writes a long line in pieces, as an unbuffered pipe does past 4 KiB
+    WHEN 8 threads log 10 lines of about 6 KB each at the same time (a batch's deletion
+    lines naming many events)
+    THEN every line comes out whole: one JSON object per line, none spliced into another."""
+    stream = PieceByPieceStream()
+    monkeypatch.setattr(sys, "stdout", stream)
+    logs.configure("INFO")
+    start = threading.Barrier(8)
+
+    def log_lines(thread: int) -> None:
+        start.wait()
+        for line in range(10):
+            logs.get().info("deletion", thread=thread, line=line, event_ids=["e" * 120] * 50)
+
+    threads = [threading.Thread(target=log_lines, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    lines = "".join(stream.pieces).splitlines()
+    parsed = [json.loads(line) for line in lines]
+    assert len(parsed) == 80
+    assert {(line["thread"], line["line"]) for line in parsed} == {
+        (thread, line) for thread in range(8) for line in range(10)
+    }
