@@ -184,8 +184,9 @@ _STORED_NAMES = tuple(os.environ.encodekey(name) for name in VARIABLES)
 
 
 def _environment_snapshot() -> tuple[object, ...]:
-    """The watched variables' raw values: compared to tell whether the environment changed,
-    never parsed (load_settings reads the values through os.environ).
+    """The watched variables' raw values, and every variable's name (a misspelt DRYRUN
+    appearing must be refused, as load_settings does): compared to tell whether the
+    environment changed, never parsed (load_settings reads through os.environ).
 
     Taken from the dict behind os.environ, which CPython keeps in step with every change
     made through os.environ: 16 lookups there cost under a microsecond, where
@@ -194,8 +195,8 @@ def _environment_snapshot() -> tuple[object, ...]:
     """
     store = getattr(os.environ, "_data", None)
     if isinstance(store, dict):
-        return tuple(map(store.get, _STORED_NAMES))
-    return tuple(map(os.environ.get, VARIABLES))
+        return (*map(store.get, _STORED_NAMES), frozenset(store))
+    return (*map(os.environ.get, VARIABLES), frozenset(os.environ))
 
 
 def _spelling(name: str) -> str:

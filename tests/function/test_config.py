@@ -250,3 +250,21 @@ def test_other_variables_are_let_be(name: str):
     WHEN the settings are read
     THEN it is no concern of the function's."""
     assert load_settings({name: "true"}).dry_run is False
+
+
+def test_a_misspelt_setting_added_to_a_warm_process_is_refused(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a warm process whose settings were read, and then DRYRUN=true added to its
+    environment (the demo and local runs change it in process), the 16 settings unchanged
+    WHEN an event names an instance
+    THEN the invocation fails on DRYRUN, as a fresh process would, and nothing is deleted."""
+    emulator.add_instances("warm-1", "warm-2")
+    assert invoke({"InstanceId": "warm-1"}).error is None
+    monkeypatch.setenv("DRYRUN", "true")
+
+    run = invoke({"InstanceId": "warm-2"})
+
+    assert type(run.error).__name__ == "InvalidConfigurationError"
+    assert "DRYRUN" in str(run.error)
+    assert "warm-2" in emulator.instances()
