@@ -65,7 +65,7 @@ def load_sdk() -> Sdk:
     # it was a third of the cold start and 8 MB. darabonba reads two of its names at
     # import, in annotations only.
     with (
-        startup.bulk_import(freeze=True),
+        startup.bulk_import(),
         startup.deferred_import("aiohttp", stand_ins=("ClientResponse", "ClientSession")),
     ):
         # The models package imports 576 modules, one per request and response of every

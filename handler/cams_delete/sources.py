@@ -84,16 +84,6 @@ class CloudEvent:
             return None
         return shown(value, MAX_ID_SHOWN, "…")
 
-    @property
-    def source(self) -> str | None:
-        value = self.raw.get("source")
-        return value if isinstance(value, str) else None
-
-    @property
-    def type(self) -> str | None:
-        value = self.raw.get("type")
-        return value if isinstance(value, str) else None
-
 
 @dataclass(frozen=True)
 class DirectRequest:
@@ -107,11 +97,6 @@ class TimerEvent:
     """FC timer trigger: {triggerTime, triggerName, payload}; the payload is a string."""
 
     raw: Mapping[str, Any]
-
-    @property
-    def name(self) -> str | None:
-        value = self.raw.get("triggerName")
-        return value if isinstance(value, str) else None
 
     @property
     def payload(self) -> object:
@@ -147,14 +132,11 @@ EXPECTED_SHAPES = (
 MESSAGE_BODY_FIELDS = ("value", "messageBody", "body")
 
 
-def recognise(event: bytes | bytearray | str | object) -> RecognisedEvent:
+def recognise(event: bytes | bytearray | str) -> RecognisedEvent:
     """Parse the event FC delivered (bytes, unparsed) and tell which shape it has."""
-    if isinstance(event, bytes | bytearray | str):
-        parsed = parse_json(event)
-        if isinstance(parsed, UnrecognisedEvent):
-            return parsed
-    else:
-        parsed = event
+    parsed = parse_json(event)
+    if isinstance(parsed, UnrecognisedEvent):
+        return parsed
     if isinstance(parsed, list):
         return EventBatch(parsed)
     if isinstance(parsed, Mapping):
