@@ -8,6 +8,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cams_delete.validation import instance_id_problem
+
 DEFAULT_REGION = "ap-southeast-1"
 # CAMS documents no "instance not found" code. This is the code the project's
 # emulator answers with; it is an assumption until CAMS publishes its list.
@@ -73,10 +75,6 @@ class Settings:
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and check every variable; the first bad one raises ConfigError naming it."""
-    # Imported here, not at module level: validation imports nothing heavy, but
-    # keeping the dependency one-way (config -> validation) avoids cycles.
-    from cams_delete.validation import instance_id_problem  # noqa: PLC0415
-
     _refuse_misspelt_names(environ)
 
     def text(name: str, default: str = "") -> str:

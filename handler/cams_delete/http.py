@@ -59,7 +59,8 @@ class HttpAnswer:
 def respond(
     request: HttpTriggerEvent, settings: Settings, plan_for: Callable[[bool], deleter.Plan]
 ) -> HttpAnswer:
-    """Check the request in order (auth, route, method, size, type, body) and delete."""
+    """Check the request in order (token, envelope, route, method, body size, query,
+    dry-run header, then the body's type and content, or the path's InstanceId) and delete."""
     if settings.bearer_token_sha256 is not None:
         denied = check_bearer_token(request.headers.get("authorization"), settings)
         if denied is not None:

@@ -1,4 +1,5 @@
-"""structlog, one JSON object per line on stdout, with redaction as a processor."""
+"""structlog, one JSON object per line on stdout; its one processor renders each line and
+redacts it, so no line reaches stdout without redaction."""
 
 from __future__ import annotations
 
@@ -58,12 +59,11 @@ def _escaped(secret: str) -> str:
     return json.encoder.encode_basestring_ascii(secret)[1:-1]
 
 
-def redact_secrets(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """Processor: mask values under sensitive keys, and scrub known secrets anywhere."""
+def redact_secrets(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A line's fields with values under sensitive keys masked, and the invocation's
+    secrets scrubbed anywhere (render_line calls it when its screen says so)."""
     secrets = _secrets.get()
-    return {_scrub(key, secrets): _redact(key, value, secrets) for key, value in event_dict.items()}
+    return {_scrub(key, secrets): _redact(key, value, secrets) for key, value in fields.items()}
 
 
 def _redact(key: object, value: Any, secrets: tuple[str, ...]) -> Any:
@@ -183,7 +183,7 @@ def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, A
             line[key] = value
     text = _encoder.encode(line)
     if _may_need_redaction(text):
-        text = _encoder.encode(redact_secrets(logger, method_name, line))
+        text = _encoder.encode(redact_secrets(line))
     return text
 
 

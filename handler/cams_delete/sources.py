@@ -35,7 +35,7 @@ class HttpTriggerEvent:
     @functools.cached_property
     def headers(self) -> dict[str, str]:
         """Header names lower-cased; FC joins repeated headers with commas. Built once: the
-        checks, the async test and the renderer each read them."""
+        token, envelope and dry-run checks and the async test each read them."""
         headers = self.raw.get("headers")
         if not isinstance(headers, Mapping):
             return {}
@@ -87,7 +87,8 @@ class CloudEvent:
 
 @dataclass(frozen=True)
 class DirectRequest:
-    """A plain object: `s invoke`, the RawData event schema, or a timer's payload."""
+    """A plain object: `s invoke`, or the RawData event schema (a timer's payload is read
+    from its TimerEvent)."""
 
     raw: Mapping[str, Any]
 

@@ -329,7 +329,7 @@ def test_retries_are_logged_with_attempt_and_delay(emulator, invoke: Invoke):
     assert deletion["attempts"] == 2
 
 
-def test_redaction_processor_masks_sensitive_keys_and_known_secrets():
+def test_redaction_masks_sensitive_keys_and_known_secrets():
     """GIVEN a secret registered for the invocation
     WHEN a log event carries it under an innocent key, nested, or under a sensitive key
     THEN every occurrence is replaced by [REDACTED]."""
@@ -337,8 +337,6 @@ def test_redaction_processor_masks_sensitive_keys_and_known_secrets():
     logs.register_secrets("very-secret-value-123")
 
     event = logs.redact_secrets(
-        None,
-        "info",
         {
             "event": "x",
             "note": "prefix very-secret-value-123 suffix",
@@ -442,7 +440,7 @@ def test_the_screen_never_passes_a_line_that_needs_redaction(fields):
     logs.register_secrets(*_SCREENED_SECRETS)
     try:
         if not logs._may_need_redaction(logs._encoder.encode(fields)):
-            assert logs.redact_secrets(None, "info", fields) == fields
+            assert logs.redact_secrets(fields) == fields
     finally:
         logs.clear_secrets()
 
