@@ -8,13 +8,14 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cams_delete.logs import LEVELS
 from cams_delete.validation import instance_id_problem
 
 DEFAULT_REGION = "ap-southeast-1"
 # CAMS documents no "instance not found" code. This is the code the project's
 # emulator answers with; it is an assumption until CAMS publishes its list.
 DEFAULT_NOT_FOUND_CODES = ("InvalidInstanceId.NotFound",)
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_LEVELS = tuple(LEVELS)
 
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 _HOST_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?")

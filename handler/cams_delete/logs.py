@@ -188,7 +188,14 @@ def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, A
 
 
 _processors: list[Any] = [render_line]
-_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+# LOG_LEVEL's values (config checks them against this) and the numbers structlog filters by.
+LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
 _level: str | None = None
 _logger: Any = None
 
@@ -205,7 +212,7 @@ def configure(level: str = "INFO") -> None:
     _logger = structlog.wrap_logger(
         StdoutLogger(),
         processors=_processors,
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
     ).bind()
     _level = level
 
