@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cams_delete import extract, http, sources
-from cams_delete.extract import MISSING
 from cams_delete.validation import instance_id_problem
 from cams_emulator import Fault
 
@@ -62,7 +61,7 @@ def _http_candidate_values(request: sources.HttpTriggerEvent) -> list[object]:
     if route is None:
         return []
     instance_id, _method = route
-    if instance_id is not MISSING:
+    if instance_id is not None:
         return [instance_id]
     body = http.decode_body(request)  # the function's own reading of the body
     if isinstance(body, http.HttpAnswer):

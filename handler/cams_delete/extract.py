@@ -28,9 +28,6 @@ from cams_delete.validation import json_kind
 
 _CLOUD_EVENT_DATA = ("data", "data_base64")
 
-MISSING = object()
-"""Stands for a field that is absent (as opposed to present and null)."""
-
 
 @dataclass(frozen=True)
 class Candidate:

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from cams_delete import deleter
 from cams_delete.config import Settings
-from cams_delete.extract import MISSING, Candidate, Extracted, from_direct
+from cams_delete.extract import Candidate, Extracted, from_direct
 from cams_delete.flags import (
     is_dry_run_name,
     is_instance_id_name,
@@ -75,9 +75,8 @@ def respond(
         return _refuse(
             404, "NotFound", f"No route for {shown(request.raw_path, 200)!r}; {ROUTES_HINT}"
         )
-    instance_id, allowed_method = route
     # What the path names, so that a refused DELETE can be found by its instance.
-    named = instance_id if isinstance(instance_id, str) else None
+    named, allowed_method = route
     if request.method != allowed_method:
         return _refuse(
             405,
@@ -98,9 +97,7 @@ def respond(
         return _naming(header, named)
 
     candidate: Extracted | HttpAnswer = (
-        candidate_from_body(request, body)
-        if instance_id is MISSING
-        else candidate_from_path(instance_id, body)
+        candidate_from_body(request, body) if named is None else candidate_from_path(named, body)
     )
     if isinstance(candidate, HttpAnswer):
         return _naming(candidate, named)
@@ -188,11 +185,12 @@ def envelope_problem(request: HttpTriggerEvent) -> HttpAnswer | None:
     return None
 
 
-def match_route(raw_path: str) -> tuple[object, str] | None:
-    """(InstanceId or MISSING, the one method allowed) for a known path, else None."""
+def match_route(raw_path: str) -> tuple[str | None, str] | None:
+    """(the InstanceId the path names, or None for `POST /`, and the one method allowed)
+    for a known path, else None."""
     segments = raw_path.split("/")
     if raw_path in ("", "/"):
-        return MISSING, "POST"
+        return None, "POST"
     if len(segments) == 3 and segments[0] == "" and segments[1] == INSTANCES_PREFIX:
         # rawPath is URL-encoded: decode the segment only after splitting, so an
         # encoded '/' stays inside the ID (and is then rejected by validation).
@@ -262,7 +260,7 @@ def dry_run_header(headers: dict[str, str]) -> HttpAnswer | None:
     return None
 
 
-def candidate_from_path(instance_id: object, body: bytes) -> Candidate | HttpAnswer:
+def candidate_from_path(instance_id: str, body: bytes) -> Candidate | HttpAnswer:
     """DELETE /instances/{id} takes its instance from the path and nothing from a body: a
     body is refused rather than ignored, since a DryRun in it would otherwise be lost."""
     if body.strip() and parse_json(body) != {}:
