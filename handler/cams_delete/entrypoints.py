@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cams_delete import cams, credentials, deleter, extract, logs, sources
 from cams_delete.config import ConfigError, Settings, current_settings
@@ -19,6 +19,9 @@ from cams_delete.results import (
     rejected_batch_document,
 )
 from cams_delete.retry import MIN_ATTEMPT_S, Deadline
+
+if TYPE_CHECKING:
+    from cams_delete.http import HttpAnswer
 
 # What a caller is told of a bug; the log has its traceback.
 UNEXPECTED = "The function failed unexpectedly; see its log for this request id"
@@ -146,14 +149,24 @@ def _handle_http(
     response. An asynchronous one raises as an event does."""
     from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
-    caller_reads = not request.is_async
     try:
         answer = http.respond(request, settings, plan_for)
     except Exception:
         logs.get().exception("unexpected_error", source="http")
         answer = http.unexpected_error(request_id)
+    return _answer_http(request, answer, request_id, started)
+
+
+def _answer_http(
+    request: sources.HttpTriggerEvent, answer: HttpAnswer, request_id: str | None, started: float
+) -> dict[str, Any]:
+    """An HTTP answer's log lines, then its response (or, async, the error FC needs)."""
+    from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
+
+    caller_reads = not request.is_async
     if not answer.logged:
-        # Refused by the trigger's own checks (route, method, body, flags, token).
+        # Refused by the trigger's own checks (route, method, body, flags, token), or by
+        # the function's configuration.
         deleter.log_result(answer.result, caller_reads=caller_reads)
     _log_invocation(
         "http", [answer.result], started, status=answer.status, caller_reads=caller_reads
@@ -291,18 +304,8 @@ def _refuse_misconfigured(
     if isinstance(event, sources.HttpTriggerEvent) and not event.is_async:
         from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
-        # The caller may not be the operator: the variable's name, not its value.
-        route = http.match_route(event.raw_path)
-        result = rejected(
-            route[0] if route is not None else None,  # the instance the path named, if any
-            "InvalidConfiguration",
-            f"The function's configuration is invalid ({error.variable}); its log has the "
-            f"details under request id {request_id or 'unknown'}",
-            http_status=500,
-        )
-        deleter.log_result(result, caller_reads=True)
-        _log_invocation("http", [result], started, status=500, caller_reads=True)
-        return http.render(http.HttpAnswer(result), request_id)
+        answer = http.misconfigured(event, error.variable, request_id)
+        return _answer_http(event, answer, request_id, started)
     # Events must not be lost: a function error sends them to FC's retry and destination.
     _log_invocation(_source_name(event), [], started, status="error")
     raise _invalid_configuration(error, request_id) from None

@@ -298,6 +298,21 @@ def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | H
     return extracted
 
 
+def misconfigured(request: HttpTriggerEvent, variable: str, request_id: str | None) -> HttpAnswer:
+    """A 500 while the function's configuration is invalid. It names the variable, not its
+    value (the caller may not be the operator), and the instance the path named, if any."""
+    route = match_route(request.raw_path)
+    return HttpAnswer(
+        rejected(
+            route[0] if route is not None else None,
+            "InvalidConfiguration",
+            f"The function's configuration is invalid ({variable}); its log has the details "
+            f"under request id {request_id or 'unknown'}",
+            http_status=500,
+        )
+    )
+
+
 def unexpected_error(request_id: str | None) -> HttpAnswer:
     """A bug: still a normalized body; the traceback goes to the log only."""
     return HttpAnswer(
