@@ -316,7 +316,9 @@ def compile_bytecode(interpreter: Path, stage: Path) -> None:
         "-m",
         "compileall",
         "-q",
-        "-j0",
+        # One process: python3.10's marshal flags an object by its reference count, which
+        # in parallel workers depends on what each one compiled before (bytes differ).
+        "-j1",
         "--invalidation-mode",
         "unchecked-hash",
         "-d",

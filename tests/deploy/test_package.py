@@ -185,6 +185,25 @@ def test_the_zip_is_deterministic(built: Built) -> None:
     assert not [i.filename for i in infos if i.is_dir()]
 
 
+def test_compiling_the_same_sources_twice_gives_the_same_bytecode(
+    built: Built, tmp_path: Path
+) -> None:
+    """GIVEN the package's sources, staged twice
+    WHEN the build compiles each stage
+    THEN every .pyc is the same, byte for byte: a rebuilt commit has the same SHA-256."""
+    with zipfile.ZipFile(built.zip_path) as archive:
+        sources = [name for name in archive.namelist() if name.endswith(".py")]
+        stages = [tmp_path / "1", tmp_path / "2"]
+        for stage in stages:
+            archive.extractall(stage, sources)
+    for stage in stages:
+        build_package.compile_bytecode(built.interpreter, stage)
+
+    first, second = ({p.relative_to(s): p.read_bytes() for p in s.rglob("*.pyc")} for s in stages)
+    assert len(first) == len(sources)
+    assert [name for name in first if first[name] != second.get(name)] == []
+
+
 def test_writing_the_same_tree_twice_gives_the_same_bytes(tmp_path: Path) -> None:
     stage = tmp_path / "stage"
     (stage / "pkg").mkdir(parents=True)
