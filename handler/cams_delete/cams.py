@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
@@ -79,6 +80,12 @@ def load_sdk() -> Sdk:
 
     # The SDK's modules attach stderr handlers to their loggers when imported.
     logs.silence_sdk_loggers(logs.SDK_LOGGERS)
+    # Its signing code calls datetime.utcnow(), deprecated on python3.12: with warnings
+    # on (PYTHONWARNINGS, -X dev) each instance wrote two lines of text to stderr, beside
+    # the JSON log, and with -W error the first call failed. Not the operator's to act on.
+    warnings.filterwarnings(
+        "ignore", category=DeprecationWarning, module=r"alibabacloud_(tea_openapi|credentials)\."
+    )
     from darabonba.core import DaraCore  # noqa: PLC0415 - loaded by the client above
 
     build_sessions_one_at_a_time(DaraCore)

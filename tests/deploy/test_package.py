@@ -416,8 +416,8 @@ def test_the_python312_package_serves_an_event_with_the_keys_in_the_environment(
 ) -> None:
     """GIVEN the package built for python3.12 (make package RUNTIME=python3.12)
     WHEN python3.12 runs it the way FC does, the role's keys in ALIBABA_CLOUD_* variables
-    and none on the context
-    THEN it deletes the instance, signing with those keys."""
+    and none on the context, and Python's warnings on
+    THEN it deletes the instance, signing with those keys, and writes nothing to stderr."""
     try:
         interpreter = build_package.find_interpreter("python3.12")
     except build_package.BuildError as error:
@@ -446,12 +446,15 @@ def test_the_python312_package_serves_an_event_with_the_keys_in_the_environment(
         "LANG": "C.UTF-8",
     }
 
+    # Warnings on, as an operator debugging the function might turn them on.
     child = subprocess.run(
-        [str(interpreter), "-I", "-S", "-B", "-c", DRIVER, str(code), str(out), "environment"],
+        [str(interpreter), "-I", "-S", "-B", "-W", "default", "-c", DRIVER, str(code), str(out),
+         "environment"],
         env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
 
     assert child.returncode == 0, f"stdout:\n{child.stdout}\nstderr:\n{child.stderr}"
+    assert child.stderr == ""  # the SDK's own deprecation warnings included
     report = json.loads(out.read_text())
     assert report["version"] == [3, 12]
     assert report["result"]["Outcome"] == "deleted", report["result"]
