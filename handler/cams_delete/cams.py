@@ -37,6 +37,8 @@ _RETRYABLE_CODES = frozenset(
 RETRYABLE_LATER = frozenset({"InvalidSecurityToken.Expired"})
 _DENIED_CODE_PREFIXES = ("Forbidden", "NoPermission")
 _CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
+# Longer than any invocation may run (FC's limit is a day): the wait is past the deadline.
+MAX_RETRY_AFTER_MS = 86_400_000
 # The function's own code for a request the transport refused to send.
 REQUEST_NOT_SENT = "RequestNotSent"
 
@@ -96,7 +98,11 @@ def build_sessions_one_at_a_time(core: Any) -> None:
     """darabonba builds its shared requests session inside the first request to a host,
     without a lock: a batch's first calls on a new instance each built one (an SSL context
     apiece, 25 to 45 ms of CPU) inside their attempts' timeouts, and at high concurrency ran
-    past the deadline. Now one call builds it and the others wait for it."""
+    past the deadline. Now one call builds it and the others wait for it.
+
+    The session follows no redirect: requests would send the role's key id and token,
+    which are headers, to wherever a 3xx pointed, and report that host's answer as CAMS's.
+    """
     build = getattr(core, "_get_session", None)
     if not callable(build) or not isinstance(getattr(core, "_sessions", None), dict):
         return  # another SDK version: its own way, uncoordinated
@@ -107,6 +113,7 @@ def build_sessions_one_at_a_time(core: Any) -> None:
         if session is None:
             with lock:  # the SDK's own function checks again, under the lock
                 session = build(session_key, *args, **kwargs)
+                session.max_redirects = 0
         return session
 
     core._get_session = staticmethod(get_session)
@@ -248,7 +255,9 @@ def classify_error(
     if isinstance(retry_after_ms, int | float) and retry_after_ms > 0 and not result.success:
         # The gateway said when to come back: worth retrying, whatever else it said (but
         # an answer that the instance is gone is a success, and there is nothing to retry).
-        result = replace(result, retryable=True, retry_after_s=retry_after_ms / 1000)
+        # Capped before dividing: a 400-digit header would not fit in a float.
+        wait_s = min(retry_after_ms, MAX_RETRY_AFTER_MS) / 1000
+        result = replace(result, retryable=True, retry_after_s=wait_s)
     return result
 
 
@@ -323,6 +332,13 @@ def _classify_transport(error: Exception, instance_id: str) -> DeletionResult:
             500,
             retryable=False,
         )
+    elif caused_by(requests.exceptions.TooManyRedirects):
+        code, text, status = (
+            "UpstreamInvalidResponse",
+            "CAMS answered with a redirect, which the function does not follow; check "
+            "CAMS_ENDPOINT",
+            502,
+        )
     elif any(_is_unparseable_answer(cause) for cause in chain):
         code, text, status = "UpstreamInvalidResponse", "CAMS's answer could not be read", 502
     else:
@@ -363,7 +379,7 @@ def parse_access_denied_detail(value: object) -> dict[str, Any] | None:
             return None
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
             return {"Detail": value}
     if isinstance(value, dict):
         return value or None

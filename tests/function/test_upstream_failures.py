@@ -7,15 +7,19 @@ retryable failure (so FC retries) and return the result on a permanent one.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import socket
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import pytest
+from alibabacloud_tea_openapi.exceptions import ThrottlingException
 
-from cams_delete.cams import parse_access_denied_detail
+from cams_delete.cams import classify_error, parse_access_denied_detail
 from cams_delete.results import DeletionResult, failed
 from cams_emulator import Credential, Fault
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
@@ -858,3 +862,97 @@ def test_a_refinement_of_a_retryable_code_is_retryable(code: str):
     assert result.outcome == "failed"
     assert result.retryable is True
     assert lookalike.retryable is False
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A host a redirect points to: records what reaches it, answers CAMS's OK."""
+
+    received: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        type(self).received.append(dict(self.headers))
+        body = json.dumps({"Code": "OK", "RequestId": "not-cams"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_is_not_followed_and_the_keys_stay_home(invoke: Invoke, monkeypatch):
+    """GIVEN a CAMS endpoint that answers DeleteInstance with a 307 to another host
+    WHEN DELETE /instances/i-1 arrives
+    THEN nothing reaches the other host (the role's key id and token are headers, which a
+    followed redirect would carry there), and the caller gets 502 UpstreamInvalidResponse
+    naming the redirect, not that host's "OK" as a deletion."""
+    _Recorder.received = []
+    with _serving(_Recorder) as elsewhere:
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.send_response(307)
+                self.send_header("Location", f"http://{elsewhere}/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        with _serving(Redirect) as endpoint:
+            monkeypatch.setenv("CAMS_ENDPOINT", endpoint)
+            monkeypatch.setenv("CAMS_PROTOCOL", "http")
+            monkeypatch.setenv("MAX_ATTEMPTS", "1")
+
+            run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert _Recorder.received == []
+    assert run.result is not None
+    assert (run.result["statusCode"], body["Code"], body["Outcome"]) == (
+        502,
+        "UpstreamInvalidResponse",
+        "failed",
+    )
+    assert "redirect" in body["Message"]
+
+
+def test_a_retry_after_too_large_for_a_float_is_a_wait_past_the_deadline():
+    """GIVEN a throttle whose x-acs-retry-after has 400 digits
+    WHEN the answer is classified
+    THEN it is a retryable throttle whose wait is capped at a day (past any deadline), not
+    an OverflowError that would make the answer a bug."""
+    error = ThrottlingException(
+        code="Throttling.User", message="slow down", status_code=429, retry_after=10**400
+    )
+
+    result = classify_error(error, "i-1", frozenset())
+
+    assert (result.code, result.retryable, result.retry_after_s) == (
+        "Throttling.User",
+        True,
+        86_400.0,
+    )
+
+
+def test_an_access_denied_detail_nested_past_the_parsers_limit_is_kept_as_text():
+    """GIVEN an AccessDeniedDetail string holding JSON nested 5,000 deep
+    WHEN it is parsed
+    THEN it is kept as its text, not a RecursionError that would make the answer a bug."""
+    value = "[" * 5000 + "]" * 5000
+
+    assert parse_access_denied_detail(value) == {"Detail": value}
