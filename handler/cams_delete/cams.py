@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -37,6 +38,10 @@ _RETRYABLE_CODES = frozenset(
 RETRYABLE_LATER = frozenset({"InvalidSecurityToken.Expired"})
 _DENIED_CODE_PREFIXES = ("Forbidden", "NoPermission")
 _CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
+# What the function takes for a code from CAMS: it reaches FC's error text and log
+# queries, so no whitespace or control characters (a newline could forge a line there).
+_CAMS_CODE = re.compile(r"[!-~]{1,128}")
+_MAX_ID = 128
 # Longer than any invocation may run (FC's limit is a day): the wait is past the deadline.
 MAX_RETRY_AFTER_MS = 86_400_000
 # The function's own code for a request the transport refused to send.
@@ -209,11 +214,11 @@ def classify_body(
     detail = parse_access_denied_detail(body.get("AccessDeniedDetail"))
     if code == "OK":
         return DeletionResult(instance_id, Outcome.DELETED, "OK", message, 200, request_id, detail)
-    if not isinstance(code, str) or not code:
+    if not isinstance(code, str) or not _CAMS_CODE.fullmatch(code):
         return failed(
             instance_id,
             "UpstreamInvalidResponse",
-            "CAMS answered without a Code; the deletion may or may not have happened",
+            "CAMS answered without a readable Code; the deletion may or may not have happened",
             502,
             retryable=True,
             request_id=request_id,
@@ -232,6 +237,8 @@ def classify_error(
     if not isinstance(status, int):
         return _classify_transport(error, instance_id)
     code = _sdk_text(getattr(error, "code", None))
+    if code is not None and not _CAMS_CODE.fullmatch(code):
+        code = None  # not a code: named by its status instead, below
     data = getattr(error, "data", None)
     request_id = _sdk_text(getattr(error, "request_id", None))
     if request_id is None and isinstance(data, dict):
@@ -387,7 +394,11 @@ def parse_access_denied_detail(value: object) -> dict[str, Any] | None:
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A non-empty string CAMS sent (a request id), cut to 128 characters: the caller, the
+    log and FC's error text echo it."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value if len(value) <= _MAX_ID else logs.shown(value, _MAX_ID, "…")
 
 
 def _sdk_text(value: object) -> str | None:

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cams_delete.logs import without_secrets
+from cams_delete.logs import shown, without_secrets
 
 # CAMS sends the literal string "NULL" where it means no message.
 _CAMS_NULL = "NULL"
 _MAX_ECHOED_ID = 128
+_MAX_MESSAGE = 1024
 # The code of a result that a bug in the function cut short.
 UNEXPECTED_ERROR = "UnexpectedError"
 
@@ -123,9 +124,12 @@ def echoable_instance_id(value: object) -> str | None:
 
 
 def cams_message(value: object) -> str | None:
+    """CAMS's Message, cut to 1,024 characters (the secrets out first): a caller, a log line
+    and FC's error text echo it."""
     if value is None or value == _CAMS_NULL:
         return None
-    return str(value)
+    text = str(value)
+    return text if len(text) <= _MAX_MESSAGE else shown(text, _MAX_MESSAGE, "…")
 
 
 def batch_document(results: Sequence[DeletionResult]) -> dict[str, Any]:

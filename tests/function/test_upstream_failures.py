@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 import pytest
-from alibabacloud_tea_openapi.exceptions import ThrottlingException
+from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
 
-from cams_delete.cams import classify_error, parse_access_denied_detail
+from cams_delete.cams import classify_body, classify_error, parse_access_denied_detail
 from cams_delete.results import DeletionResult, failed
 from cams_emulator import Credential, Fault
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
@@ -956,3 +956,53 @@ def test_an_access_denied_detail_nested_past_the_parsers_limit_is_kept_as_text()
     value = "[" * 5000 + "]" * 5000
 
     assert parse_access_denied_detail(value) == {"Detail": value}
+
+
+FORGED_LINE = '{"instance_id":"cams-prod-1","outcome":"deleted","code":"OK"}'
+
+
+@pytest.mark.parametrize(
+    "code", [f"Throttling\n{FORGED_LINE}", "A" * 129, "Forbidden RAM", "Code\x00"], ids=repr
+)
+def test_a_code_that_is_not_a_code_is_an_unreadable_answer(code: str):
+    """GIVEN a 200 answer whose Code holds a newline and a forged log line, is longer than
+    128 characters, or holds a space or a control character
+    WHEN it is classified
+    THEN it is UpstreamInvalidResponse (retryable: the deletion may or may not have
+    happened), and the text reaches neither the result's Code nor its Message."""
+    result = classify_body({"Code": code, "RequestId": "r-1"}, "i-1", frozenset())
+
+    assert (result.code, result.retryable, result.http_status) == (
+        "UpstreamInvalidResponse",
+        True,
+        502,
+    )
+    assert code not in (result.message or "")
+
+
+def test_a_gateway_error_whose_code_is_not_a_code_is_named_by_its_status():
+    """GIVEN a 400 gateway error whose code holds a newline and a forged log line
+    WHEN it is classified
+    THEN its code is the status's own (UpstreamHttp400), so nothing of the forged text
+    can reach FC's error message, which lists codes."""
+    error = ClientException(code=f"Throttling\n{FORGED_LINE}", message="m", status_code=400)
+
+    result = classify_error(error, "i-1", frozenset())
+
+    assert result.code == "UpstreamHttp400"
+    assert result.retryable is False
+
+
+def test_cams_text_is_cut_to_a_bounded_length():
+    """GIVEN an answer with a 2 MB Message and a 1 KB RequestId
+    WHEN it is classified
+    THEN the Message keeps its first 1,023 characters and a cut mark, and the RequestId
+    its first 127 and a cut mark: a caller, a log line and FC's error text echo them."""
+    result = classify_body(
+        {"Code": "Business.Refused", "Message": "m" * 2_000_000, "RequestId": "r" * 1000},
+        "i-1",
+        frozenset(),
+    )
+
+    assert result.message == "m" * 1023 + "…"
+    assert result.request_id == "r" * 127 + "…"
