@@ -238,7 +238,8 @@ def _handle_event(
         retrying_codes = sorted({result.code for result in retrying})
         raise RetryableDeletionError(
             f"{len(retrying)} of {len(results)} deletion(s) failed but may succeed if retried "
-            f"({', '.join(retrying_codes)}); raising so that FC retries the event"
+            f"({', '.join(retrying_codes)}); raising so that the event is retried (FC "
+            "retries asynchronous invocations; a retry is safe)"
         )
     return document
 

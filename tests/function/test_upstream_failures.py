@@ -436,7 +436,7 @@ def test_missing_credentials_fail_clearly(emulator, invoke: Invoke):
 def test_an_event_for_a_function_without_a_role_is_kept(emulator, invoke: Invoke, event):
     """GIVEN a python3.12-style context and no ALIBABA_CLOUD_* variables
     WHEN an event arrives (or an HTTP request FC answers 202 for)
-    THEN the invocation raises InvalidConfigurationError, so that FC retries the event
+    THEN the invocation raises InvalidConfigurationError, so that the event is kept
     and its on-failure destination keeps it, rather than returning it as done; the log
     says which instance could not be tried, at error; CAMS is not called."""
     from cams_local.fc import Python312Context
