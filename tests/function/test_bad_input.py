@@ -1101,3 +1101,86 @@ def test_a_dry_run_and_a_deletion_of_one_instance_in_a_batch(emulator, invoke: I
     assert deletion["Outcome"] == "deleted"
     assert len(emulator.calls()) == 1
     assert emulator.instances() == set()
+
+
+def _cloud_event(data: object, **envelope: object) -> dict:
+    event = load_event("eventbridge-cloudevent.json")
+    event["data"] = data
+    event.update(envelope)
+    return event
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _cloud_event({"InstanceId": "i-1", "DryRun": False}, dryrun=True),
+        [{"topic": "t", "DryRun": True, "value": '{"InstanceId": "i-1", "DryRun": false}'}],
+        _timer({"InstanceId": "i-1", "DryRun": False}, DryRun=True),
+    ],
+    ids=["cloudevent-envelope", "rawdata-record", "timer-envelope"],
+)
+def test_a_false_flag_inside_never_undoes_a_dry_run_outside(emulator, invoke: Invoke, event):
+    """GIVEN an outer object that says DryRun true and the inner one, beside the
+    InstanceId, that says false
+    WHEN the function receives the event
+    THEN it is a dry run: a true flag anywhere on the way wins, and nothing is deleted."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    document = run.result["Results"][0] if "Results" in run.result else run.result
+    assert document["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-1"}
+
+
+@pytest.mark.parametrize(
+    "key", ["\uff29nstanceId", "\uff29\uff4e\uff53\uff54\uff41\uff4e\uff43\uff45\uff29\uff44"]
+)
+def test_a_second_instance_id_in_full_width_letters_is_refused(emulator, invoke: Invoke, key):
+    """GIVEN a request naming InstanceId i-1 and, under a full-width spelling of
+    InstanceId (10 letters once normalised), i-2
+    WHEN the function receives it
+    THEN it is refused as naming two instances, and CAMS is not called."""
+    emulator.add_instances("i-1", "i-2")
+
+    run = invoke({"InstanceId": "i-1", key: "i-2"})
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.InstanceId"
+    assert emulator.journal() == []
+
+
+def test_dry_dot_run_is_a_dry_run(emulator, invoke: Invoke):
+    """GIVEN {"InstanceId": "i-1", "Dry.Run": true} (the docs: any case, with _ - . or spaces)
+    WHEN the function receives it
+    THEN it is a dry run."""
+    emulator.add_instances("i-1")
+
+    run = invoke({"InstanceId": "i-1", "Dry.Run": True})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "dry_run"
+
+
+def test_a_location_of_exactly_the_limit_is_shown_whole():
+    from cams_delete.flags import _location
+
+    assert _location("p" * 128, []) == "p" * 128
+
+
+def test_a_refused_batch_lists_its_first_20_elements_each_cut(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN MAX_BATCH_SIZE=1 and a batch of 25 requests, the first naming a 1000-character
+    InstanceId
+    WHEN it is refused
+    THEN batch_rejected holds the first 20, none longer than 128 characters (README)."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "1")
+    batch = [{"InstanceId": "a" * 1000}] + [{"InstanceId": f"b{n}"} for n in range(24)]
+
+    run = invoke(batch)
+
+    [refused] = run.lines("batch_rejected")
+    assert len(refused["held"]) == 20
+    assert max(map(len, refused["held"])) <= 128

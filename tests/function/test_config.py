@@ -268,3 +268,35 @@ def test_a_misspelt_setting_added_to_a_warm_process_is_refused(
     assert type(run.error).__name__ == "InvalidConfigurationError"
     assert "DRYRUN" in str(run.error)
     assert "warm-2" in emulator.instances()
+
+
+@pytest.mark.parametrize(
+    ("environ", "accepted"),
+    [
+        ({"CAMS_ENDPOINT": "127.0.0.1:65535", "CAMS_PROTOCOL": "http"}, True),
+        ({"CAMS_ENDPOINT": "127.0.0.1:65536", "CAMS_PROTOCOL": "http"}, False),
+        ({"RETRY_BASE_DELAY_MS": "50", "RETRY_MAX_DELAY_MS": "50"}, True),
+        ({"MAX_CONCURRENCY": "64"}, True),
+        ({"MAX_CONCURRENCY": "65"}, False),
+        ({"MAX_BATCH_SIZE": "10000"}, True),
+        ({"MAX_BATCH_SIZE": "10001"}, False),
+    ],
+)
+def test_configuration_bounds(environ, accepted):
+    """GIVEN a setting at or just past its documented bound
+    WHEN the configuration is loaded
+    THEN the bound is accepted and the next value refused, naming the variable."""
+    from cams_delete.config import ConfigError, load_settings
+
+    if accepted:
+        load_settings(environ)
+    else:
+        with pytest.raises(ConfigError):
+            load_settings(environ)
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "TRUE"])
+def test_dry_run_setting_reads_yes_and_on_as_true(value):
+    from cams_delete.config import load_settings
+
+    assert load_settings({"DRY_RUN": value}).dry_run is True

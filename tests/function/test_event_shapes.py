@@ -268,3 +268,67 @@ def test_a_rocketmq_batch_deletes_the_instance_in_its_body(emulator, invoke: Inv
 
     assert outcomes == ["deleted", "deleted", "deleted"]
     assert [call.instance_id for call in emulator.calls()] == ["cams-7f3a9c13"] * 3
+
+
+def test_data_base64_with_characters_outside_the_alphabet_is_refused(emulator, invoke: Invoke):
+    """GIVEN a CloudEvent whose data_base64 is base64 of an InstanceId plus stray characters
+    WHEN the function receives it
+    THEN it is refused, and nothing is deleted."""
+    import base64
+
+    emulator.add_instances("i-1")
+    encoded = base64.b64encode(b'{"InstanceId": "i-1"}').decode()
+    event = load_event("eventbridge-cloudevent.json")
+    del event["data"]
+    event["data_base64"] = encoded[:4] + "!" + encoded[4:]
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidEvent"
+    assert emulator.instances() == {"i-1"}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"triggerTime": "2026-11-27T09:00:00Z", "triggerName": "t", "InstanceId": "i-1"},  # S4
+        {"requestContext": {"http": {"method": "POST"}}, "InstanceId": "i-1"},  # S7
+        {"InstanceId": "i-1", "body": {"meta": {"InstanceId": "q-1"}}},  # F8
+        {"InstanceId": "i-1", "options": {"body": "no dry run here"}},  # F12
+    ],
+    ids=[
+        "timer-fields-without-payload",
+        "http-context-without-rawPath",
+        "instance-id-deep-in-a-body",
+        "text-mentioning-dry-run-deep-down",
+    ],
+)
+def test_objects_that_only_resemble_another_shape_are_direct_requests(
+    emulator, invoke: Invoke, event
+):
+    """GIVEN a direct request that has some of a timer's or an HTTP trigger's fields, or an
+    InstanceId / dry-run text nested below where one is read
+    WHEN the function receives it
+    THEN it is read as a direct request and its InstanceId deleted."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted"
+
+
+def test_is_base64_encoded_must_be_the_json_true(emulator, invoke: Invoke):
+    """GIVEN an HTTP envelope whose isBase64Encoded is the string "true" and whose body is
+    plain JSON
+    WHEN it arrives
+    THEN the body is read as it is (only the JSON true marks base64)."""
+    emulator.add_instances("cams-7f3a9c10")
+    event = load_event("http-post.json")
+    event["isBase64Encoded"] = "true"
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 200

@@ -675,3 +675,82 @@ def test_a_sync_request_never_raises_even_when_cams_is_down(emulator, invoke: In
     result = assert_json_response(run, 503)
     assert result["Retryable"] is True
     assert "Retry-After" in run.result["headers"]
+
+
+def test_the_right_token_echoed_back_reaches_no_output(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN HTTP_BEARER_TOKEN_SHA256 is set and a request carries the right token
+    WHEN its path (unknown: a 404 names it) holds the token too
+    THEN the token appears in no log line and not in the response."""
+    monkeypatch.setenv("HTTP_BEARER_TOKEN_SHA256", hashlib.sha256(TOKEN.encode()).hexdigest())
+    event = http_event("DELETE", f"/nowhere/{TOKEN}")
+    event["headers"]["Authorization"] = f"Bearer {TOKEN}"
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 404
+    assert TOKEN not in run.output
+    assert TOKEN not in json.dumps(run.result)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "upper_hash"),
+    [
+        (f"bearer {TOKEN}", False),
+        (f"BEARER {TOKEN}", False),
+        (f"Bearer {TOKEN} ", False),
+        (f"Bearer {TOKEN}", True),
+    ],
+    ids=["lower-scheme", "upper-scheme", "trailing-space", "upper-case-hash"],
+)
+def test_the_right_token_is_accepted_however_it_is_spelt(
+    emulator, invoke: Invoke, monkeypatch, authorization, upper_hash
+):
+    """GIVEN HTTP_BEARER_TOKEN_SHA256 set (in lower or upper case hex)
+    WHEN a request carries the right token with the scheme in any case or a trailing space
+    THEN it is let through (RFC 7235: the scheme is case-insensitive)."""
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    monkeypatch.setenv("HTTP_BEARER_TOKEN_SHA256", digest.upper() if upper_hash else digest)
+    emulator.add_instances("i-1")
+    event = http_event()
+    event["headers"]["Authorization"] = authorization
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 200
+    assert emulator.instances() == set()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"queryParameters": {"force": "yes"}}, {"rawPath": "/instances/bad%20id"}],
+    ids=["trigger-check", "validation"],
+)
+def test_an_async_http_refusal_is_logged_at_error(emulator, invoke: Invoke, monkeypatch, overrides):
+    """GIVEN LOG_LEVEL=ERROR
+    WHEN an asynchronous HTTP request (whose response nobody reads) is refused
+    THEN its deletion and invocation lines are written at error, as an event's are."""
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+
+    run = invoke(async_http_event(**overrides))
+
+    assert [(line["event"], line["level"]) for line in run.logs] == [
+        ("deletion", "error"),
+        ("invocation", "error"),
+    ]
+
+
+@pytest.mark.parametrize("media_type", ["Application/JSON", "application/merge-patch+json"])
+def test_post_takes_any_json_media_type(emulator, invoke: Invoke, media_type):
+    """GIVEN POST / with a JSON body and Content-Type in capitals or a +json type
+    WHEN it arrives
+    THEN the instance is deleted (not 415)."""
+    emulator.add_instances("cams-7f3a9c10")
+    event = load_event("http-post.json")
+    event["headers"]["Content-Type"] = media_type
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["statusCode"] == 200

@@ -621,3 +621,50 @@ def test_lines_from_many_threads_stay_whole_when_stdout_writes_in_pieces(monkeyp
     assert {(line["thread"], line["line"]) for line in parsed} == {
         (thread, line) for thread in range(8) for line in range(10)
     }
+
+
+def test_a_batch_invocation_line_is_as_severe_as_its_worst_result(emulator, invoke: Invoke):
+    """GIVEN a batch where one element is deleted and one is refused
+    WHEN the function processes it
+    THEN the invocation line is at error (its most severe result), not info."""
+    emulator.add_instances("i-1")
+
+    run = invoke([{"InstanceId": "i-1"}, {"InstanceId": "bad id"}])
+
+    [line] = run.lines("invocation")
+    assert line["level"] == "error"
+
+
+def test_an_empty_batch_is_logged_as_a_success(emulator, invoke: Invoke):
+    """GIVEN an empty batch []
+    WHEN the function receives it
+    THEN it succeeds and its invocation line is at info, not error."""
+    run = invoke([])
+
+    [line] = run.lines("invocation")
+    assert (line["status"], line["level"]) == ("succeeded", "info")
+
+
+def test_a_six_character_secret_is_masked():
+    from cams_delete import logs
+
+    logs.clear_secrets()
+    logs.register_secrets("abc123")
+    try:
+        assert logs.without_secrets("x abc123 y") == "x [REDACTED] y"
+    finally:
+        logs.clear_secrets()
+
+
+def test_text_exactly_at_the_limit_is_not_cut():
+    from cams_delete.logs import shown
+    from cams_delete.results import echoable_instance_id
+
+    assert shown("x" * 64, 64, "...") == "x" * 64
+    assert echoable_instance_id("x" * 128) == "x" * 128
+
+
+def test_a_value_under_a_credential_key_is_masked():
+    from cams_delete.logs import REDACTED, redact_secrets
+
+    assert redact_secrets({"role_credentials": "AKID-123"}) == {"role_credentials": REDACTED}

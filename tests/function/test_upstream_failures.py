@@ -1006,3 +1006,68 @@ def test_cams_text_is_cut_to_a_bounded_length():
 
     assert result.message == "m" * 1023 + "…"
     assert result.request_id == "r" * 127 + "…"
+
+
+@pytest.mark.parametrize("code", ["", None])
+def test_an_answer_with_an_empty_code_is_a_retryable_unknown(code):
+    """GIVEN CAMS answers 200 with Code "" (or none): no verdict (the emulator cannot send
+    an empty Code: it drops the field)
+    WHEN the function classifies it
+    THEN it is a retryable UpstreamInvalidResponse, so the event is kept, not a permanent
+    failure with an empty Code."""
+    from cams_delete import cams
+
+    body = {"Code": code, "Message": "m", "RequestId": "R-1", "Success": True}
+
+    result = cams.classify_body(body, "i-1", frozenset())
+
+    assert (result.code, result.retryable) == ("UpstreamInvalidResponse", True)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "want_code", "want_status", "want_retryable"),
+    [
+        (429, "TooManyRequests", "TooManyRequests", 429, True),  # K1
+        (408, "RequestTimeout", "RequestTimeout", 502, True),  # K2
+        (503, None, "UpstreamHttp503", 503, True),  # K3
+        (403, "AccessDenied", "AccessDenied", 403, False),  # K6
+        (429, None, "Throttling", 429, True),  # K11
+    ],
+)
+def test_a_gateway_status_classifies_an_answer_whose_code_does_not(
+    status, code, want_code, want_status, want_retryable
+):
+    """GIVEN a gateway error whose code says nothing the function knows (or is absent)
+    WHEN the function classifies it
+    THEN the HTTP status decides: 429 and 408 are retried, 503 stays 503, 403 is a denial."""
+    from alibabacloud_tea_openapi.exceptions import ServerException
+
+    from cams_delete import cams
+
+    error = ServerException(status_code=status, code=code, message="m", data={"Message": "m"})
+
+    result = cams.classify_error(error, "i-1", frozenset())
+
+    assert (result.code, result.http_status, result.retryable) == (
+        want_code,
+        want_status,
+        want_retryable,
+    )
+
+
+def test_a_request_id_only_in_the_error_body_is_kept():
+    """GIVEN a gateway error whose exception has no request id but whose body has one
+    WHEN the function classifies it
+    THEN the result carries the body's RequestId (how CAMS support finds the call)."""
+    from alibabacloud_tea_openapi.exceptions import ServerException
+
+    from cams_delete import cams
+
+    error = ServerException(
+        status_code=500,
+        code="InternalError",
+        message="m",
+        data={"RequestId": "R-9", "Message": "m"},
+    )
+
+    assert cams.classify_error(error, "i-1", frozenset()).request_id == "R-9"

@@ -509,3 +509,20 @@ def test_the_loop_never_sleeps_past_the_deadline(scenario: Scenario):
             assert deadline.remaining() - s.retry_after_s < MIN_ATTEMPT_S
     else:
         assert result.attempts == s.max_attempts
+
+
+def test_an_attempt_starts_with_exactly_the_minimum_left():
+    from cams_delete.results import DeletionResult, Outcome
+    from cams_delete.retry import MIN_ATTEMPT_S, Deadline, RetryPolicy, with_retries
+
+    calls = []
+
+    def attempt(connect: float, read: float) -> DeletionResult:
+        calls.append((connect, read))
+        return DeletionResult("i-1", Outcome.DELETED, "OK", None, 200)
+
+    policy = RetryPolicy(4, 0.001, 0.005, 5.0, 10.0)
+    result = with_retries(attempt, "i-1", policy, Deadline(MIN_ATTEMPT_S, clock=lambda: 0.0))
+
+    assert result.code == "OK"
+    assert len(calls) == 1
