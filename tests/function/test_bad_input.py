@@ -1103,17 +1103,10 @@ def test_a_dry_run_and_a_deletion_of_one_instance_in_a_batch(emulator, invoke: I
     assert emulator.instances() == set()
 
 
-def _cloud_event(data: object, **envelope: object) -> dict:
-    event = load_event("eventbridge-cloudevent.json")
-    event["data"] = data
-    event.update(envelope)
-    return event
-
-
 @pytest.mark.parametrize(
     "event",
     [
-        _cloud_event({"InstanceId": "i-1", "DryRun": False}, dryrun=True),
+        _cloud_event_with({"InstanceId": "i-1", "DryRun": False}, dryrun=True),
         [{"topic": "t", "DryRun": True, "value": '{"InstanceId": "i-1", "DryRun": false}'}],
         _timer({"InstanceId": "i-1", "DryRun": False}, DryRun=True),
     ],
