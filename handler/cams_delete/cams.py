@@ -17,7 +17,7 @@ from typing import Any
 
 from cams_delete import logs, startup
 from cams_delete.credentials import RoleCredentials
-from cams_delete.results import DeletionResult, Outcome, cams_message, failed
+from cams_delete.results import MAX_ID_SHOWN, DeletionResult, Outcome, cams_message, failed
 
 # Codes that say "try again later" whatever the HTTP status (some gateways answer
 # Throttling.* with 400, and some business layers with 200).
@@ -41,7 +41,6 @@ _CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
 # What the function takes for a code from CAMS: it reaches FC's error text and log
 # queries, so no whitespace or control characters (a newline could forge a line there).
 _CAMS_CODE = re.compile(r"[!-~]{1,128}")
-_MAX_ID = 128
 # Longer than any invocation may run (FC's limit is a day): the wait is past the deadline.
 MAX_RETRY_AFTER_MS = 86_400_000
 # The function's own code for a request the transport refused to send.
@@ -398,7 +397,7 @@ def _text(value: object) -> str | None:
     log and FC's error text echo it."""
     if not isinstance(value, str) or not value:
         return None
-    return value if len(value) <= _MAX_ID else logs.shown(value, _MAX_ID, "…")
+    return value if len(value) <= MAX_ID_SHOWN else logs.shown(value, MAX_ID_SHOWN, "…")
 
 
 def _sdk_text(value: object) -> str | None:

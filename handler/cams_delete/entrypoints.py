@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cams_delete import cams, credentials, deleter, extract, logs, sources
 from cams_delete.config import ConfigError, Settings, current_settings
 from cams_delete.results import (
+    MAX_ID_SHOWN,
     UNEXPECTED_ERROR,
     DeletionResult,
     batch_document,
@@ -293,7 +294,7 @@ def _held(elements: list[Any], count: int = 20) -> list[str]:
             else:
                 name = extracted.instance_id
         if isinstance(name, str):
-            held.append(logs.shown(name, sources.MAX_ID_SHOWN))
+            held.append(logs.shown(name, MAX_ID_SHOWN))
     return held
 
 

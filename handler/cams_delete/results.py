@@ -11,7 +11,8 @@ from cams_delete.logs import shown, without_secrets
 
 # CAMS sends the literal string "NULL" where it means no message.
 _CAMS_NULL = "NULL"
-_MAX_ECHOED_ID = 128
+# How much of an id (an InstanceId, a CloudEvent's, CAMS's request id) is echoed.
+MAX_ID_SHOWN = 128
 _MAX_MESSAGE = 1024
 # The code of a result that a bug in the function cut short.
 UNEXPECTED_ERROR = "UnexpectedError"
@@ -118,8 +119,8 @@ def echoable_instance_id(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     text: str = without_secrets(value)
-    if len(text) > _MAX_ECHOED_ID:
-        return text[:_MAX_ECHOED_ID] + "…"
+    if len(text) > MAX_ID_SHOWN:
+        return text[:MAX_ID_SHOWN] + "…"
     return text
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cams_delete.logs import shown
+from cams_delete.results import MAX_ID_SHOWN
 from cams_delete.validation import json_kind
 
 
@@ -64,9 +65,6 @@ class HttpTriggerEvent:
     @property
     def is_base64_encoded(self) -> bool:
         return self.raw.get("isBase64Encoded") is True
-
-
-MAX_ID_SHOWN = 128
 
 
 @dataclass(frozen=True)
