@@ -4,16 +4,17 @@ redacts it, so no line reaches stdout without redaction."""
 from __future__ import annotations
 
 import contextvars
-import datetime
 import json
 import logging
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any
 
+import orjson
 import structlog
 
 REDACTED = "[REDACTED]"
@@ -123,10 +124,17 @@ def _may_need_redaction(line: str) -> bool:
     escaped character is walked anyway (some non-ASCII letters match those words
     case-insensitively). A secret inside any string shows as its escaped form.
     """
-    lowered = line.lower()
-    if "\\u" in line or any(word in lowered for word in _SENSITIVE_WORDS):
+    if "\\u" in line:
         return True
-    return any(secret in line for secret in _escaped_secrets.get())
+    # Plain loops: generator expressions cost more than the searches themselves.
+    lowered = line.lower()
+    for word in _SENSITIVE_WORDS:
+        if word in lowered:
+            return True
+    for secret in _escaped_secrets.get():  # noqa: SIM110 - any() is the generator above
+        if secret in line:
+            return True
+    return False
 
 
 def _stringify(value: object) -> str:
@@ -159,6 +167,37 @@ _LEVEL_OF_METHOD = {"warn": "warning", "exception": "error"}
 # Built once: json.dumps with these arguments would build an encoder for every line.
 # ensure_ascii: the redaction screen relies on it, and a lone surrogate cannot break a line.
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, default=_stringify)
+# Types orjson would render by itself, where the standard encoder shows their str().
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def encode(fields: Mapping[str, Any]) -> str:
+    """`fields` as one line of ASCII JSON, as `_encoder` writes it.
+
+    orjson renders a line in a fraction of the time; what it cannot render as the
+    standard encoder would (text beyond ASCII, which it does not escape; a lone surrogate;
+    a key that is not a string; an integer past 64 bits) goes to the standard encoder.
+    """
+    try:
+        data = orjson.dumps(fields, default=_stringify, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return _encoder.encode(fields)
+    return data.decode() if data.isascii() else _encoder.encode(fields)
+
+
+# The UTC second last stamped, and its text: formatting a datetime was a tenth of a line.
+_stamped_second: tuple[int, str] = (-1, "")
+
+
+def utc_timestamp() -> str:
+    """Now, as 2026-12-05T13:00:00.123456Z (always six digits of microseconds)."""
+    global _stamped_second  # noqa: PLW0603 - a one-entry cache; rebinding a tuple is atomic
+    second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    cached = _stamped_second
+    if cached[0] != second:
+        cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _stamped_second = cached
+    return f"{cached[1]}.{nanoseconds // 1000:06d}Z"
 
 
 def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
@@ -169,21 +208,23 @@ def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, A
     of the event instead of seven steps: every invocation writes at least two lines, and the
     chain cost more than a tenth of the DeleteInstance call the function exists to make.
     """
-    for key, value in _invocation.get().items():  # a field given to the call itself wins
-        event_dict.setdefault(key, value)
     if "exc_info" in event_dict:
         event_dict = structlog.processors.format_exc_info(logger, method_name, event_dict)
-    stamp = datetime.datetime.now(tz=datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-    # Time, level and event first, so a line reads left to right.
-    line = {"timestamp": stamp, "level": _LEVEL_OF_METHOD.get(method_name, method_name)}
+    stamp = utc_timestamp()
+    level = _LEVEL_OF_METHOD.get(method_name, method_name)
+    # Time, level and event first, so a line reads left to right; then the call's own
+    # fields, and the invocation's where the call gave none of the same name.
+    line = {"timestamp": stamp, "level": level}
     if "event" in event_dict:
         line["event"] = event_dict["event"]
-    for key, value in event_dict.items():
+    line.update(event_dict)
+    line["timestamp"], line["level"] = stamp, level  # not the call's to override
+    for key, value in _invocation.get().items():
         if key not in line:
             line[key] = value
-    text = _encoder.encode(line)
+    text = encode(line)
     if _may_need_redaction(text):
-        text = _encoder.encode(redact_secrets(line))
+        text = encode(redact_secrets(line))
     return text
 
 
