@@ -330,7 +330,6 @@ sys.path.insert(0, PKG)
 import index
 from cams_delete import cams, config, credentials, deleter, entrypoints, extract, logs
 from cams_delete import retry, sources, validation
-from alibabacloud_cams20200606 import models
 from alibabacloud_cams20200606.client import Client
 from alibabacloud_cams20200606.models import DeleteInstanceRequest
 from alibabacloud_tea_openapi.utils_models import Config
@@ -347,14 +346,15 @@ settings = config.current_settings()
 role = credentials.resolve(context)
 endpoint = cams.Endpoint(settings.endpoint, settings.protocol, settings.region)
 client = deleter._CLIENTS.get(endpoint, role)
-canned = models.DeleteInstanceResponse(
-    headers={}, status_code=200,
-    body=models.DeleteInstanceResponseBody(
-        request_id="B7A7C6E8-1234-5678-9ABC-DEF012345678", code="OK", message="NULL",
-        success=True, access_denied_detail="{}",
-    ),
-)
-client.delete_instance_with_options = lambda request, runtime: canned
+# What call_api returns for a deletion, as the emulator answers it.
+canned = {
+    "headers": {}, "statusCode": 200,
+    "body": {
+        "RequestId": "B7A7C6E8-1234-5678-9ABC-DEF012345678", "Code": "OK", "Message": "NULL",
+        "Success": True, "AccessDeniedDetail": "{}",
+    },
+}
+client.call_api = lambda params, request, runtime: canned
 event = b'{"InstanceId": "i-123456"}'
 sdk = cams.load_sdk()
 clock = time.perf_counter
@@ -373,7 +373,7 @@ def best(function, n=2000):
 recognised = sources.recognise(event)
 candidate = extract.from_single(recognised)
 plan = deleter.Plan(settings, retry.Deadline(time.monotonic() + 30), lambda: role, False)
-body = canned.body.to_map()
+body = canned["body"]
 result = cams.classify_body(body, "i-123456", settings.not_found_codes).with_attempts(1)
 stages = {
     "handler, SDK call stubbed": lambda: index.handler(event, context),
