@@ -38,6 +38,8 @@ class Plan:
 
 def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
     """One result per extracted item, in input order; each distinct instance deleted once."""
+    if len(extracted) == 1:
+        return [_process_one(extracted[0], plan)]
     results: list[DeletionResult | None] = [None] * len(extracted)
     positions: dict[str, list[int]] = {}
     for index, item in enumerate(extracted):
@@ -59,6 +61,18 @@ def process(extracted: Sequence[Extracted], plan: Plan) -> list[DeletionResult]:
             results[index] = result
     # Every position was filled: by a decision above, or by its instance's deletion.
     return cast("list[DeletionResult]", results)
+
+
+def _process_one(item: Extracted, plan: Plan) -> DeletionResult:
+    """process for the usual event, one request: nothing to group or to put in order."""
+    event_ids = _event_ids([item])
+    decided = decide_without_cams(
+        item, protected=plan.settings.protected_instance_ids, dry_run=plan.dry_run
+    )
+    if isinstance(decided, DeletionResult):
+        log_result(decided, event_ids, caller_reads=plan.caller_reads_results)
+        return decided
+    return _delete_all({decided: event_ids}, plan)[decided]
 
 
 def decide_without_cams(
@@ -214,24 +228,26 @@ def log_result(
 ) -> None:
     """The canonical line for one instance: what happened, which events asked for it, and
     how to find it in CAMS."""
-    fields: dict[str, Any] = {
-        "instance_id": result.instance_id,
-        "outcome": result.outcome.value,
-        "code": result.code,
-        "message": result.message,
-        "cams_request_id": result.request_id,
-        "attempts": result.attempts,
-        "retryable": result.retryable,
-        "duration_ms": round(duration_s * 1000, 1),
-    }
+    extra: dict[str, Any] = {}
     if result.access_denied_detail is not None:
         # Which permission the role lacks: an event's result is read by nobody.
-        fields["access_denied_detail"] = result.access_denied_detail
+        extra["access_denied_detail"] = result.access_denied_detail
     if len(event_ids) == 1:
-        fields["event_id"] = event_ids[0]
+        extra["event_id"] = event_ids[0]
     elif event_ids:
-        fields["event_ids"] = list(event_ids)
-    getattr(logs.get(), log_level(result, caller_reads=caller_reads))("deletion", **fields)
+        extra["event_ids"] = list(event_ids)
+    getattr(logs.get(), log_level(result, caller_reads=caller_reads))(
+        "deletion",
+        instance_id=result.instance_id,
+        outcome=result.outcome._value_,
+        code=result.code,
+        message=result.message,
+        cams_request_id=result.request_id,
+        attempts=result.attempts,
+        retryable=result.retryable,
+        duration_ms=round(duration_s * 1000, 1),
+        **extra,
+    )
 
 
 # Log levels from the least to the most severe, as log_level names them.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -126,17 +127,31 @@ def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
         return _refuse_misconfigured(error, recognised, request_id, started)
     logs.configure(settings.log_level)
     deadline = Deadline(started + timeout_s - settings.deadline_margin_s)
+    if isinstance(recognised, sources.HttpTriggerEvent):
+        plan_for = _http_plans(settings, deadline, role, caller_reads=not recognised.is_async)
+        return _handle_http(recognised, settings, plan_for, request_id, started)
+    plan = deleter.Plan(
+        settings, deadline, functools.partial(credentials.required, role), settings.dry_run
+    )
+    return _handle_event(recognised, settings, plan, request_id, started)
 
-    caller_reads = isinstance(recognised, sources.HttpTriggerEvent) and not recognised.is_async
+
+def _http_plans(
+    settings: Settings,
+    deadline: Deadline,
+    role: credentials.RoleCredentials | None,
+    *,
+    caller_reads: bool,
+) -> Callable[[bool], deleter.Plan]:
+    """An HTTP request's plan, made once its dry run is known (the query can ask for one)."""
 
     def plan_for(dry_run: bool) -> deleter.Plan:
         return deleter.Plan(
-            settings, deadline, lambda: credentials.required(role), dry_run, caller_reads
-        )
+            settings, deadline, functools.partial(credentials.required, role), dry_run,
+            caller_reads,
+        )  # fmt: skip
 
-    if isinstance(recognised, sources.HttpTriggerEvent):
-        return _handle_http(recognised, settings, plan_for, request_id, started)
-    return _handle_event(recognised, settings, plan_for(settings.dry_run), request_id, started)
+    return plan_for
 
 
 def _handle_http(
@@ -351,7 +366,9 @@ def _log_invocation(
     fields: dict[str, Any] = {"code": results[0].code} if len(results) == 1 else {}
     if code is not None:
         fields["code"] = code
-    if outcomes is None:
+    if outcomes is None and len(results) == 1:
+        outcomes = {results[0].outcome._value_: 1}
+    elif outcomes is None:
         outcomes = {k: v for k, v in outcome_counts(results).items() if v}
     if status == "error" or not results:
         level = "info" if status == "succeeded" else "error"

@@ -79,7 +79,12 @@ def from_batch_element(element: object) -> Extracted:
 
 
 def from_direct(event: DirectRequest) -> Extracted:
-    return request_in(event.raw, "")
+    raw = event.raw
+    if type(raw) is dict and len(raw) == 1 and "InstanceId" in raw:
+        # The usual request, {"InstanceId": ...} alone: no flag, no second instance, no
+        # repeated key (that would be a RepeatedKeys), so nothing else to read.
+        return Candidate(raw["InstanceId"])
+    return request_in(raw, "")
 
 
 def from_cloud_event(event: CloudEvent) -> Extracted:

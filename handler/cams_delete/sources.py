@@ -197,7 +197,7 @@ def parse_json(
             data = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
             return UnrecognisedEvent("InvalidEvent", f"{what} is not UTF-8 text")
-    if not data.strip():
+    if not data or data.isspace():  # what strip() would empty, without copying the text
         return UnrecognisedEvent("InvalidEvent", f"{what} is empty; send {expected}")
     if data.startswith(_BYTE_ORDER_MARK):
         return UnrecognisedEvent(
