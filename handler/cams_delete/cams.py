@@ -215,10 +215,8 @@ def delete_once(
     (about 2% of a warm invocation).
     """
     sdk = load_sdk()
-    runtime = sdk.runtime_options(
-        connect_timeout=max(1, int(connect_timeout_s * 1000)),
-        read_timeout=max(1, int(read_timeout_s * 1000)),
-        autoretry=False,
+    runtime = _runtime_options(
+        max(1, int(connect_timeout_s * 1000)), max(1, int(read_timeout_s * 1000))
     )
     try:
         response = client.call_api(
@@ -229,6 +227,16 @@ def delete_once(
     body = response.get("body") if isinstance(response, dict) else None
     # Anything but a JSON object has no Code: an answer that cannot be read.
     return classify_body(body if isinstance(body, dict) else {}, instance_id, not_found_codes)
+
+
+@functools.lru_cache(maxsize=64)
+def _runtime_options(connect_timeout_ms: int, read_timeout_ms: int) -> Any:
+    """The call's timeouts as the SDK takes them. Built once per pair (the configured ones,
+    unless the deadline is near): the SDK only reads them, and a RuntimeOptions of some
+    thirty fields was 1.2 µs to build."""
+    return load_sdk().runtime_options(
+        connect_timeout=connect_timeout_ms, read_timeout=read_timeout_ms, autoretry=False
+    )
 
 
 def classify_body(

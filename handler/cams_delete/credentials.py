@@ -36,7 +36,7 @@ def from_context(context: Any) -> RoleCredentials | None:
     token = getattr(credentials, "security_token", None)
     if not (isinstance(key_id, str) and key_id and isinstance(secret, str) and secret):
         return None
-    return RoleCredentials(key_id, secret, token if isinstance(token, str) and token else None)
+    return _role(key_id, secret, token if isinstance(token, str) and token else None)
 
 
 def from_environment(environ: Mapping[str, str]) -> RoleCredentials | None:
@@ -46,7 +46,25 @@ def from_environment(environ: Mapping[str, str]) -> RoleCredentials | None:
     token = environ.get("ALIBABA_CLOUD_SECURITY_TOKEN", "")
     if not (key_id and secret):
         return None
-    return RoleCredentials(key_id, secret, token or None)
+    return _role(key_id, secret, token or None)
+
+
+# The role's keys last seen: they stay the same for many invocations (until they rotate).
+_last_role: RoleCredentials | None = None
+
+
+def _role(key_id: str, secret: str, token: str | None) -> RoleCredentials:
+    global _last_role  # noqa: PLW0603 - a one-entry cache; rebinding is atomic
+    last = _last_role
+    if (
+        last is not None
+        and last.access_key_id == key_id
+        and last.access_key_secret == secret
+        and last.security_token == token
+    ):
+        return last
+    _last_role = role = RoleCredentials(key_id, secret, token)
+    return role
 
 
 def find(context: Any) -> RoleCredentials | None:
