@@ -178,8 +178,8 @@ def report(results: dict[str, Any], rows: list[Row]) -> str:
             "  references (not the function), same rounds, median vs bare SDK: the call made "
             f"from the event, answer mapped {warm['answer']['median'] / bare:.3f}x; "
             "plus the two required log lines, by hand "
-            f"{warm['answer_and_lines']['median'] / bare:.3f}x, through structlog "
-            f"{warm['answer_and_structlog_lines']['median'] / bare:.3f}x"
+            f"{warm['answer_and_lines']['median'] / bare:.3f}x, through the function's logger "
+            f"{warm['answer_and_function_lines']['median'] / bare:.3f}x"
         )
     batch = results["batch"]
     if batch is not None:

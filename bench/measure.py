@@ -122,7 +122,7 @@ def cold(target: Target, samples: int) -> dict[str, Any]:
 
 # The warm contenders (drivers.WARM): the goal compares the first two; the references
 # show what the same call costs with only the function's contract around it.
-WARM_CONTENDERS = ("handler", "bare", "answer", "answer_and_lines", "answer_and_structlog_lines")
+WARM_CONTENDERS = ("handler", "bare", "answer", "answer_and_lines", "answer_and_function_lines")
 
 
 def warm(target: Target, iterations: int, warmup: int) -> dict[str, Any]:
