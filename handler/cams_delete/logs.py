@@ -219,12 +219,11 @@ def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, A
     level = _LEVEL_OF_METHOD.get(method_name, method_name)
     # Time, level and event first, so a line reads left to right; then the call's own
     # fields, and the invocation's where the call gave none of the same name.
+    line = {"timestamp": stamp, "level": level}
     if "event" in event_dict:
-        line = {"timestamp": stamp, "level": level, "event": event_dict["event"], **event_dict}
-    else:
-        line = {"timestamp": stamp, "level": level, **event_dict}
-    if "timestamp" in event_dict or "level" in event_dict:
-        line["timestamp"], line["level"] = stamp, level  # not the call's to override
+        line["event"] = event_dict["event"]
+    line.update(event_dict)
+    line["timestamp"], line["level"] = stamp, level  # not the call's to override
     for key, value in _invocation.get().items():
         if key not in line:
             line[key] = value
