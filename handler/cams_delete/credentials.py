@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ class RoleCredentials:
         return f"RoleCredentials(access_key_id={mask(self.access_key_id)!r}, secret=***, token=***)"
 
     def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    @functools.cached_property
+    def _secrets(self) -> tuple[str, ...]:
+        # Built once: the same keys serve many invocations (see _role).
         return tuple(value for value in (self.access_key_secret, self.security_token) if value)
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import structlog
@@ -27,48 +27,63 @@ _MIN_SECRET_LENGTH = 6
 # Loggers of the SDK and its transport: never on stdout, which is the function's log.
 SDK_LOGGERS = ("alibabacloud-tea", "darabonba-core", "credentials", "apscheduler", "urllib3")
 
-_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "cams_delete_secrets", default=()
+
+class InvocationLog(NamedTuple):
+    """What every line of the current invocation carries, and what none may show."""
+
+    fields: Mapping[str, Any]
+    secrets: tuple[str, ...] = ()
+    # The same secrets as they read in a rendered line (see _redactable).
+    escaped_secrets: tuple[str, ...] = ()
+
+
+# What a line carries outside any invocation (the local tools, tests).
+_OUTSIDE_INVOCATIONS = InvocationLog(MappingProxyType({}))
+# One variable, set once per invocation: batch threads run in a copy of the invocation's
+# context, so they see the same fields and secrets. Never mutated: replaced whole.
+_invocation: contextvars.ContextVar[InvocationLog] = contextvars.ContextVar(
+    "cams_delete_invocation", default=_OUTSIDE_INVOCATIONS
 )
-# The same secrets as they read in a rendered line; kept in step by register/clear.
-_escaped_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "cams_delete_escaped_secrets", default=()
-)
-# The fields every line of the current invocation carries. Batch threads run in a copy of
-# the invocation's context, so they see the same fields. Never mutated: replaced whole.
-_invocation: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "cams_delete_invocation", default=MappingProxyType({})
-)
+
+
+def bind_invocation(secrets: tuple[str | None, ...] = (), /, **fields: Any) -> None:
+    """Start an invocation's context afresh (warm instances are reused): the fields its
+    lines carry, and the values that must never appear in them (the role's keys)."""
+    _invocation.set(InvocationLog(fields, *_redactable(secrets)))
 
 
 def register_secrets(*values: str | None) -> None:
-    """Values that must never appear in a log line, for the current invocation."""
-    current = _secrets.get()
-    added = []
-    for value in values:  # a loop: a generator costs more than these few checks
-        if value and len(value) >= _MIN_SECRET_LENGTH and value not in current:
-            added.append(value)
+    """More values that must never appear in a log line, for the current invocation."""
+    current = _invocation.get()
+    added, escaped = _redactable(tuple(value for value in values if value not in current.secrets))
     if added:
-        _secrets.set((*current, *added))
-        _escaped_secrets.set((*_escaped_secrets.get(), *map(_escaped, added)))
+        _invocation.set(
+            current._replace(
+                secrets=current.secrets + added,
+                escaped_secrets=current.escaped_secrets + escaped,
+            )
+        )
 
 
 def clear_secrets() -> None:
-    _secrets.set(())
-    _escaped_secrets.set(())
+    _invocation.set(_invocation.get()._replace(secrets=(), escaped_secrets=()))
 
 
 @functools.lru_cache(maxsize=8)  # the role's keys stay the same for many invocations
-def _escaped(secret: str) -> str:
-    # How the secret reads inside a rendered line: the encoder escapes strings one
-    # character at a time, so a value containing the secret contains this.
-    return json.encoder.encode_basestring_ascii(secret)[1:-1]
+def _redactable(values: tuple[str | None, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The values long enough to redact, each once, and how each reads inside a rendered
+    line: the encoder escapes strings one character at a time, so a value containing the
+    secret contains its escaped form."""
+    kept = tuple(
+        dict.fromkeys(value for value in values if value and len(value) >= _MIN_SECRET_LENGTH)
+    )
+    return kept, tuple(json.encoder.encode_basestring_ascii(value)[1:-1] for value in kept)
 
 
 def redact_secrets(fields: Mapping[str, Any]) -> dict[str, Any]:
     """A line's fields with values under sensitive keys masked, and the invocation's
     secrets scrubbed anywhere (render_line calls it when its screen says so)."""
-    secrets = _secrets.get()
+    secrets = _invocation.get().secrets
     return {_scrub(key, secrets): _redact(key, value, secrets) for key, value in fields.items()}
 
 
@@ -100,7 +115,7 @@ def without_secrets(value: Any) -> Any:
     included: for CAMS's text, which the function returns as well as logs."""
     if value is None:
         return None
-    secrets = _secrets.get()
+    secrets = _invocation.get().secrets
     if not secrets:
         return value
     if isinstance(value, str):
@@ -120,7 +135,7 @@ def shown(text: str, limit: int, cut_mark: str = "") -> str:
     return text if len(text) <= limit else text[: limit - len(cut_mark)] + cut_mark
 
 
-def _may_need_redaction(line: str) -> bool:
+def _may_need_redaction(line: str, escaped_secrets: tuple[str, ...] | None = None) -> bool:
     """Whether a rendered line could hold a secret or a sensitive key; never wrong on "no".
 
     A few substring searches in C cost a fraction of walking every field in Python, and
@@ -136,7 +151,9 @@ def _may_need_redaction(line: str) -> bool:
     for word in _SENSITIVE_WORDS:
         if word in lowered:
             return True
-    for secret in _escaped_secrets.get():  # noqa: SIM110 - any() is the generator above
+    if escaped_secrets is None:
+        escaped_secrets = _invocation.get().escaped_secrets
+    for secret in escaped_secrets:  # noqa: SIM110 - any() is the generator above
         if secret in line:
             return True
     return False
@@ -144,7 +161,7 @@ def _may_need_redaction(line: str) -> bool:
 
 def _stringify(value: object) -> str:
     """The encoder's fallback for objects JSON cannot show: their str(), secrets scrubbed."""
-    text: str = _scrub(str(value), _secrets.get())
+    text: str = _scrub(str(value), _invocation.get().secrets)
     return text
 
 
@@ -224,11 +241,12 @@ def render_line(logger: Any, method_name: str, event_dict: MutableMapping[str, A
         line["event"] = event_dict["event"]
     line.update(event_dict)
     line["timestamp"], line["level"] = stamp, level  # not the call's to override
-    for key, value in _invocation.get().items():
+    invocation = _invocation.get()
+    for key, value in invocation.fields.items():
         if key not in line:
             line[key] = value
     text = encode(line)
-    if _may_need_redaction(text):
+    if _may_need_redaction(text, invocation.escaped_secrets):
         text = encode(redact_secrets(line))
     return text
 
@@ -304,9 +322,3 @@ def silence_sdk_loggers(names: Iterable[str]) -> None:
         sdk_logger = logging.getLogger(name)
         sdk_logger.handlers[:] = [logging.NullHandler()]
         sdk_logger.propagate = False
-
-
-def bind_invocation(**fields: Any) -> None:
-    """Start an invocation's context afresh (warm instances are reused)."""
-    _invocation.set(fields)
-    clear_secrets()

@@ -252,6 +252,21 @@ def test_a_plain_ascii_secret_with_a_quote_and_a_backslash_is_masked(capsys):
     assert json.loads(capsys.readouterr().out)["message"] == "echo [REDACTED] end"
 
 
+def test_secrets_bound_with_the_invocation_are_masked_and_go_with_the_next_one(capsys):
+    """GIVEN an invocation bound with the role's keys (one too short to mask)
+    WHEN a line carries them, and a later invocation is bound without keys
+    THEN the first line masks the long keys only, and the later one masks nothing."""
+    logs.configure("INFO")
+    logs.bind_invocation(("role-secret-0123", "tok-token-456", "abc"), request_id="r-1")
+    logs.get().info("deletion", message="role-secret-0123 tok-token-456 abc")
+    logs.bind_invocation(request_id="r-2")
+    logs.get().info("deletion", message="role-secret-0123")
+
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["message"] == "[REDACTED] [REDACTED] abc"
+    assert (second["request_id"], second["message"]) == ("r-2", "role-secret-0123")
+
+
 def test_a_redelivered_cloudevent_is_named_once(emulator, invoke: Invoke):
     """GIVEN a batch holding one CloudEvent twice (a redelivery) and another naming the
     same instance
