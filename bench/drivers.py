@@ -365,7 +365,7 @@ def best(function, n=2000):
 
 recognised = sources.recognise(event)
 candidate = extract.from_single(recognised)
-plan = deleter.Plan(settings, retry.Deadline(time.monotonic() + 30), lambda: role, False)
+plan = deleter.Plan(settings, retry.Deadline(time.monotonic() + 30), role, False)
 body = canned["body"]
 result = cams.classify_body(body, "i-123456", settings.not_found_codes).with_attempts(1)
 stages = {

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from cams_delete import cams, logs
 from cams_delete.config import Settings
-from cams_delete.credentials import MissingCredentialsError, RoleCredentials
+from cams_delete.credentials import MissingCredentialsError, RoleCredentials, required
 from cams_delete.extract import Extracted
 from cams_delete.results import UNEXPECTED_ERROR, DeletionResult, Outcome, failed
 from cams_delete.retry import Deadline, RetryPolicy, with_retries
@@ -22,14 +21,15 @@ _CLIENTS = cams.ClientCache()
 MISSING_CREDENTIALS = "MissingCredentials"
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What one invocation may do: its settings, deadline and credentials (whoever finds
-    the credentials registers their secrets for redaction; see entrypoints)."""
+class Plan(NamedTuple):
+    """What one invocation may do: its settings, deadline and the role's keys, None when
+    it has none (whoever finds them registers them for redaction; see entrypoints). A
+    tuple: one is made for every invocation, and a frozen dataclass's __init__ sets each
+    field through object.__setattr__."""
 
     settings: Settings
     deadline: Deadline
-    credentials: Callable[[], RoleCredentials]
+    role: RoleCredentials | None
     dry_run: bool
     # A synchronous HTTP caller reads why it was refused; an event's result is read by
     # nobody and never retried, so its refusals are logged as errors.
@@ -94,7 +94,7 @@ def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, D
     if not asked_by:
         return {}
     try:
-        credentials = plan.credentials()
+        credentials = required(plan.role)
     except MissingCredentialsError as error:
         return {
             instance_id: _logged(

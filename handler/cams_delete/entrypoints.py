@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
@@ -112,14 +111,15 @@ def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
     global _cold_start
     cold_start, _cold_start = _cold_start, False
     request_id = getattr(context, "request_id", None)
-    logs.bind_invocation(
-        request_id=request_id, function_name=_function_name(context), cold_start=cold_start
-    )
     # The role's keys, looked up once: redacted from the first line on (input refused
     # before any call included), and handed to the deletions.
     role = credentials.find(context)
-    if role is not None:
-        logs.register_secrets(*role.secrets())
+    logs.bind_invocation(
+        role.secrets() if role is not None else (),
+        request_id=request_id,
+        function_name=_function_name(context),
+        cold_start=cold_start,
+    )
     recognised = sources.recognise(event)
     try:
         settings, timeout_s = _settings_and_timeout(context)
@@ -130,9 +130,7 @@ def _handle(event: bytes, context: Any, started: float) -> dict[str, Any]:
     if isinstance(recognised, sources.HttpTriggerEvent):
         plan_for = _http_plans(settings, deadline, role, caller_reads=not recognised.is_async)
         return _handle_http(recognised, settings, plan_for, request_id, started)
-    plan = deleter.Plan(
-        settings, deadline, functools.partial(credentials.required, role), settings.dry_run
-    )
+    plan = deleter.Plan(settings, deadline, role, settings.dry_run)
     return _handle_event(recognised, settings, plan, request_id, started)
 
 
@@ -146,10 +144,7 @@ def _http_plans(
     """An HTTP request's plan, made once its dry run is known (the query can ask for one)."""
 
     def plan_for(dry_run: bool) -> deleter.Plan:
-        return deleter.Plan(
-            settings, deadline, functools.partial(credentials.required, role), dry_run,
-            caller_reads,
-        )  # fmt: skip
+        return deleter.Plan(settings, deadline, role, dry_run, caller_reads)
 
     return plan_for
 
@@ -406,7 +401,7 @@ def _source_name(event: sources.RecognisedEvent) -> str:
 
 def _timeout_s(context: Any) -> float:
     timeout = getattr(getattr(context, "function", None), "timeout", None)
-    if isinstance(timeout, int | float) and timeout > 0:
+    if isinstance(timeout, (int, float)) and timeout > 0:
         return float(timeout)
     return DEFAULT_TIMEOUT_S
 

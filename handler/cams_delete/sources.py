@@ -138,7 +138,9 @@ def recognise(event: bytes | bytearray | str) -> RecognisedEvent:
         return parsed
     if isinstance(parsed, list):
         return EventBatch(parsed)
-    if isinstance(parsed, Mapping):
+    # Parsed JSON: its objects are dicts (RepeatedKeys is one), and a dict check is a
+    # fraction of the Mapping ABC's.
+    if isinstance(parsed, dict):
         return recognise_object(parsed)
     return UnrecognisedEvent(
         "InvalidEvent", f"The event must be {EXPECTED_SHAPES}; got {json_kind(parsed)}"
@@ -224,8 +226,9 @@ def json_or_text(data: object) -> object:
 
 
 def _is_http_trigger(event: Mapping[str, Any]) -> bool:
+    # Events and batch elements are parsed JSON, whose objects are dicts.
     context = event.get("requestContext")
-    if not isinstance(context, Mapping):
+    if not isinstance(context, dict):
         return False
     http = context.get("http")
-    return isinstance(http, Mapping) and isinstance(http.get("method"), str) and "rawPath" in event
+    return isinstance(http, dict) and isinstance(http.get("method"), str) and "rawPath" in event
