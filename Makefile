@@ -57,7 +57,7 @@ package: setup
 		$(if $(TARGET_PYTHON),--python $(TARGET_PYTHON))
 
 bench: setup
-	$(LOOPBACK_ONLY) $(PY) -m bench
+	$(LOOPBACK_ONLY) $(PY) -m bench $(ARGS)
 
 # Re-pin after editing requirements*.in.
 lock: setup

@@ -349,7 +349,6 @@ canned = {
 }
 client.call_api = lambda params, request, runtime: canned
 event = b'{"InstanceId": "i-123456"}'
-sdk = cams.load_sdk()
 clock = time.perf_counter
 
 
@@ -374,17 +373,17 @@ stages = {
     "current_settings": config.current_settings,
     "extract": lambda: extract.from_single(recognised),
     "validate": lambda: validation.check_instance_id("i-123456"),
-    "credentials + register secrets": lambda: logs.register_secrets(
-        *credentials.resolve(context).secrets()
+    "credentials + bind the invocation": lambda: logs.bind_invocation(
+        credentials.resolve(context).secrets(), request_id="stages",
+        function_name="cams-delete-instance", cold_start=False,
     ),
     "client cache lookup": lambda: deleter._CLIENTS.get(endpoint, role),
     "delete_once, SDK call stubbed": lambda: cams.delete_once(
         client, "i-123456", connect_timeout_s=5, read_timeout_s=10,
         not_found_codes=settings.not_found_codes,
     ),
-    "  RuntimeOptions": lambda: sdk.runtime_options(
-        connect_timeout=5000, read_timeout=10000, autoretry=False
-    ),
+    # Built once per pair of timeouts, as delete_once takes them.
+    "  RuntimeOptions (cached)": lambda: cams._runtime_options(5000, 10000),
     "  classify the answer": lambda: cams.classify_body(
         body, "i-123456", settings.not_found_codes
     ),
