@@ -73,10 +73,15 @@ def load_sdk() -> Sdk:
     """Import the SDK (about 360 modules); `initialize` calls this so invocations don't."""
     # aiohttp is the SDK's async transport; the sync call goes through requests. Importing
     # it was a third of the cold start and 8 MB. darabonba reads two of its names at
-    # import, in annotations only.
+    # import, in annotations only. apscheduler (36 modules, a tenth of the SDK's import)
+    # refreshes the keys of an ECS instance's role, which the ECS provider makes when it
+    # is used; the function's keys come with each invocation.
     with (
         startup.bulk_import(),
         startup.deferred_import("aiohttp", stand_ins=("ClientResponse", "ClientSession")),
+        startup.deferred_import(
+            "apscheduler.schedulers.background", calls=("BackgroundScheduler",)
+        ),
     ):
         # The models package imports 576 modules, one per request and response of every
         # CAMS API; the function reads none of them (see delete_once).

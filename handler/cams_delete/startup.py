@@ -41,19 +41,23 @@ class DeferredModule(types.ModuleType):
 
     While the import that defers it runs, it stands in `sys.modules`: the names in
     `stand_ins` resolve to empty classes (for modules that only name them in annotations,
-    where they stay) and dunder names are missing, so the import system's probes
-    (`__path__`, `__spec__`) do not load it; a submodule import or `find_spec` of it fails
-    then. Any other name, then or later, imports the real module and is served from it.
+    where they stay), those in `calls` to functions that import the real module when
+    called and return what its name returns (for a class that is only ever instantiated),
+    and dunder names are missing, so the import system's probes (`__path__`, `__spec__`)
+    do not load it; a submodule import or `find_spec` of it fails then. Any other name,
+    then or later, imports the real module and is served from it.
     """
 
-    def __init__(self, name: str, stand_ins: Iterable[str]) -> None:
+    def __init__(self, name: str, stand_ins: Iterable[str], calls: Iterable[str] = ()) -> None:
         super().__init__(name)
         # Only __name__ stays: a missing __spec__ or __file__ is read from the real module.
         for dunder in ("__doc__", "__package__", "__loader__", "__spec__"):
             delattr(self, dunder)
-        self._deferred_stand_ins: dict[str, type] | None = {
+        self._deferred_stand_ins: dict[str, Any] | None = {
             stand_in: type(stand_in, (), {"__module__": name}) for stand_in in stand_ins
         }
+        for call in calls:
+            self._deferred_stand_ins[call] = self._forwarder(call)
         self._deferred_real: types.ModuleType | None = None
         self._deferred_lock = threading.RLock()
 
@@ -65,6 +69,14 @@ class DeferredModule(types.ModuleType):
             if attribute.startswith("__") and attribute.endswith("__"):
                 raise AttributeError(attribute)
         return getattr(self._deferred_load(), attribute)
+
+    def _forwarder(self, attribute: str) -> Any:
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            return getattr(self._deferred_load(), attribute)(*args, **kwargs)
+
+        forward.__module__ = self.__name__
+        forward.__name__ = forward.__qualname__ = attribute
+        return forward
 
     def _deferred_load(self) -> types.ModuleType:
         with self._deferred_lock:  # one thread leaves sys.modules and imports
@@ -83,7 +95,9 @@ class DeferredModule(types.ModuleType):
 
 
 @contextlib.contextmanager
-def deferred_import(name: str, *, stand_ins: Iterable[str] = ()) -> Iterator[None]:
+def deferred_import(
+    name: str, *, stand_ins: Iterable[str] = (), calls: Iterable[str] = ()
+) -> Iterator[None]:
     """Let the modules imported inside import `name` without loading it until used.
 
     A module already imported is left as it is.
@@ -91,7 +105,7 @@ def deferred_import(name: str, *, stand_ins: Iterable[str] = ()) -> Iterator[Non
     if name in sys.modules:
         yield
         return
-    module = DeferredModule(name, stand_ins)
+    module = DeferredModule(name, stand_ins, calls)
     sys.modules[name] = module
     try:
         yield

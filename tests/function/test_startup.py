@@ -1,6 +1,7 @@
 """Cold start: what the SDK imports but the function never uses is loaded on first use,
-not at import, and loads for real, once, the moment anything does use it: a module
-(aiohttp), and the submodules of a package that only re-exports their names (the models)."""
+not at import, and loads for real, once, the moment anything does use it: modules
+(aiohttp, apscheduler's scheduler), and the submodules of a package that only re-exports
+their names (the models)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,16 @@ def open_session(session: {name}.ClientSession) -> ClientSession:
 
 def value():
     return {name}.VALUE
+"""
+
+# An importer written the way the credentials' ECS provider is: a class from it, only ever
+# instantiated, and only when that provider is used.
+CALLER = """\
+from {name}.client import ClientSession
+
+
+def new_session():
+    return ClientSession()
 """
 
 
@@ -136,6 +147,29 @@ def test_the_first_use_loads_the_real_module_once(probe: Probe):
     assert Path(real.__file__ or "").parent == probe.directory
     deferred = importer.__dict__[probe.name]
     assert deferred.ClientSession is real.ClientSession  # later reads are the real class
+
+
+def test_a_class_only_instantiated_loads_the_real_module_when_called(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """GIVEN a submodule deferred while an importer that only instantiates one of its
+    classes is imported
+    WHEN the import is done, and then the importer makes an instance, twice
+    THEN the import loads nothing, and each call returns an instance of the real class,
+    which the first call loads once."""
+    files = {"__init__.py": "", "client.py": CLIENT, "caller.py": CALLER}
+    with probe_package(tmp_path, monkeypatch, "caller_probe", files) as (name, package):
+        with startup.deferred_import(f"{name}.client", calls=("ClientSession",)):
+            caller = importlib.import_module(f"{name}.caller")
+        assert count_lines(package / "client_loads") == 0
+
+        first, second = caller.new_session(), caller.new_session()
+
+        real = sys.modules[f"{name}.client"]
+        assert not isinstance(real, startup.DeferredModule)
+        assert type(first) is real.ClientSession
+        assert type(second) is real.ClientSession
+        assert count_lines(package / "client_loads") == 1
 
 
 def test_a_name_read_during_the_import_loads_the_real_module(probe: Probe):
@@ -485,6 +519,7 @@ SDK_DRIVER = textwrap.dedent(
 
     sdk = cams.load_sdk()
     report = {"after_import": "aiohttp.connector" in sys.modules}
+    report["scheduler_after_import"] = "apscheduler" in sys.modules
     package = sys.modules["alibabacloud_cams20200606.models"]
     report["models_after_import"] = [type(package).__name__, models()]
     client = sdk.client(sdk.config(
@@ -497,6 +532,11 @@ SDK_DRIVER = textwrap.dedent(
         sdk.delete_instance, sdk.open_api_request(query={"InstanceId": "i-sync"}), runtime
     )
     report["sync"] = [sync["body"]["Code"], "aiohttp.connector" in sys.modules]
+    report["scheduler_after_call"] = "apscheduler" in sys.modules
+    # The ECS provider makes its scheduler when used: a real one, loaded then.
+    from alibabacloud_credentials.provider import ecs_ram_role
+    scheduler = ecs_ram_role.BackgroundScheduler()
+    report["scheduler"] = [type(scheduler).__module__, type(scheduler).__name__]
     report["models_after_call"] = models()
     # What the generated method hands to call_api, for the same instance.
     handed = []
@@ -532,8 +572,10 @@ def test_the_sdk_loads_what_a_call_needs_when_it_needs_it(emulator: CamsEmulator
     THEN aiohttp is not loaded by the import or the sync call, and the async call loads
     it and works (the stand-ins do not leak into the SDK's async transport); of the models
     package's 576 modules, neither the import nor the function's call loads any (a new SDK
-    whose models __init__ does more fails here); and the function's call_api parameters
-    are those the generated delete_instance_with_options hands over."""
+    whose models __init__ does more fails here); apscheduler is not loaded by the import
+    or the call, and the credentials' ECS provider, when used, makes a real scheduler;
+    and the function's call_api parameters are those the generated
+    delete_instance_with_options hands over."""
     emulator.add_instances("i-sync", "i-generated", "i-async")
     out = tmp_path / "report.json"
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
@@ -553,8 +595,11 @@ def test_the_sdk_loads_what_a_call_needs_when_it_needs_it(emulator: CamsEmulator
     report = json.loads(out.read_text())
     assert report == {
         "after_import": False,
+        "scheduler_after_import": False,
         "models_after_import": ["LazyPackage", []],
         "sync": ["OK", False],
+        "scheduler_after_call": False,
+        "scheduler": ["apscheduler.schedulers.background", "BackgroundScheduler"],
         "models_after_call": [],
         "generated": ["OK", True],
         "async": ["OK", True],
