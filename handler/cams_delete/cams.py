@@ -6,6 +6,7 @@ and `initialize` imports it ahead of the first invocation.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -68,21 +69,48 @@ class Sdk:
     delete_instance: Any
 
 
+# What the SDK imports and a deletion never uses, each loaded when something first uses it
+# (startup.deferred_import): name, the names to stand in for, the functions to forward.
+_DEFERRED: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # The async transport (the sync call goes through requests): a third of the cold start
+    # and 8 MB. darabonba reads two of its names at import, in annotations only.
+    ("aiohttp", ("ClientResponse", "ClientSession"), ()),
+    # The scheduler that refreshes an ECS instance's role keys (36 modules, a tenth of the
+    # SDK's import), made by the ECS provider when used; the function's keys come with
+    # each invocation.
+    ("apscheduler.schedulers.background", (), ("BackgroundScheduler",)),
+    # RSA signing, for requests signed with a key pair: cryptography's Rust bindings and
+    # its key formats.
+    ("cryptography.hazmat.primitives.hashes", (), ()),
+    ("cryptography.hazmat.primitives.asymmetric.padding", (), ()),
+    ("cryptography.hazmat.primitives.serialization", (), ("load_pem_private_key",)),
+    # Websocket APIs: websocket-client and the SDK's message protocols.
+    ("alibabacloud_tea_openapi.websocket_utils", (), ()),
+    (
+        "darabonba.websocket",
+        (),
+        (
+            "get_web_socket_enable_reconnect",
+            "get_web_socket_handshake_timeout",
+            "get_web_socket_max_reconnect_times",
+            "get_web_socket_ping_interval",
+            "get_web_socket_pong_timeout",
+            "get_web_socket_reconnect_interval",
+            "get_web_socket_write_timeout",
+            "new_websocket_client_and_connect",
+        ),
+    ),
+    # The credential providers' async file reads (profiles, OIDC tokens).
+    ("aiofiles", (), ()),
+)
+
+
 @functools.cache
 def load_sdk() -> Sdk:
-    """Import the SDK (about 360 modules); `initialize` calls this so invocations don't."""
-    # aiohttp is the SDK's async transport; the sync call goes through requests. Importing
-    # it was a third of the cold start and 8 MB. darabonba reads two of its names at
-    # import, in annotations only. apscheduler (36 modules, a tenth of the SDK's import)
-    # refreshes the keys of an ECS instance's role, which the ECS provider makes when it
-    # is used; the function's keys come with each invocation.
-    with (
-        startup.bulk_import(),
-        startup.deferred_import("aiohttp", stand_ins=("ClientResponse", "ClientSession")),
-        startup.deferred_import(
-            "apscheduler.schedulers.background", calls=("BackgroundScheduler",)
-        ),
-    ):
+    """Import the SDK (about 300 modules); `initialize` calls this so invocations don't."""
+    with startup.bulk_import(), contextlib.ExitStack() as deferrals:
+        for name, stand_ins, calls in _DEFERRED:
+            deferrals.enter_context(startup.deferred_import(name, stand_ins=stand_ins, calls=calls))
         # The models package imports 576 modules, one per request and response of every
         # CAMS API; the function reads none of them (see delete_once).
         startup.import_lazily("alibabacloud_cams20200606.models")

@@ -295,6 +295,8 @@ DRIVER = textwrap.dedent(
     result = index.handler(b'{"InstanceId": "i-pkg-1"}', context)
     aiohttp_loaded = "aiohttp.connector" in sys.modules
     scheduler_loaded = "apscheduler" in sys.modules
+    unused = ("cryptography.hazmat.bindings._rust", "websocket", "aiofiles")
+    unused_loaded = [name for name in unused if name in sys.modules]
     models = sorted(m for m in sys.modules if m.startswith("alibabacloud_cams20200606.models."))
     files = sorted(
         {m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
@@ -306,6 +308,7 @@ DRIVER = textwrap.dedent(
                 "result": result,
                 "aiohttp_loaded": aiohttp_loaded,
                 "scheduler_loaded": scheduler_loaded,
+                "unused_loaded": unused_loaded,
                 "models": models,
                 "files": files,
                 "stdlib": [paths["stdlib"], paths["platstdlib"]],
@@ -376,6 +379,8 @@ def test_the_package_serves_an_event_under_the_target_runtime(
     assert report["aiohttp_loaded"] is False
     # Nor the scheduler that refreshes an ECS instance's role keys, which it never uses.
     assert report["scheduler_loaded"] is False
+    # Nor RSA signing's cryptography, websocket-client, or the credential files' aiofiles.
+    assert report["unused_loaded"] == []
     # Nor are the SDK's typed models, one module per request and response of every CAMS
     # API: the function's call reads the answer as the dict it arrives as.
     assert report["models"] == []

@@ -520,6 +520,9 @@ SDK_DRIVER = textwrap.dedent(
     sdk = cams.load_sdk()
     report = {"after_import": "aiohttp.connector" in sys.modules}
     report["scheduler_after_import"] = "apscheduler" in sys.modules
+    # What only RSA signing, websockets and the credential files' async reads use.
+    unused = ("cryptography.hazmat.bindings._rust", "websocket", "aiofiles")
+    report["unused_after_import"] = [name for name in unused if name in sys.modules]
     package = sys.modules["alibabacloud_cams20200606.models"]
     report["models_after_import"] = [type(package).__name__, models()]
     client = sdk.client(sdk.config(
@@ -533,6 +536,35 @@ SDK_DRIVER = textwrap.dedent(
     )
     report["sync"] = [sync["body"]["Code"], "aiohttp.connector" in sys.modules]
     report["scheduler_after_call"] = "apscheduler" in sys.modules
+    report["unused_after_call"] = [name for name in unused if name in sys.modules]
+    # Each, when used, is the real thing. A key pair's signature verifies:
+    from alibabacloud_tea_openapi import client as openapi_client, utils as openapi_utils
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    signature = openapi_utils.rsa_sign(b"signed text", pem)
+    key.public_key().verify(signature, b"signed text", padding.PKCS1v15(), hashes.SHA256())
+    report["rsa_signature_bytes"] = len(signature)
+    # the websocket settings and protocols are read from the real modules,
+    from darabonba.runtime import RuntimeOptions
+    report["websocket"] = [
+        openapi_client.get_web_socket_ping_interval(RuntimeOptions(web_socket_ping_interval=7)),
+        openapi_client.websocket_utils.SubProtocolAWAP,
+        type(sys.modules["darabonba.websocket"]).__name__,
+    ]
+    # and a provider reads its token file with the real aiofiles.
+    from alibabacloud_credentials.provider import oidc
+    token_file = OUT + ".token"
+    with open(token_file, "w") as token:
+        token.write("oidc-token")
+    report["aiofiles"] = [
+        asyncio.run(oidc._get_token_async(token_file)),
+        oidc.aiofiles.open.__module__,
+    ]
     # The ECS provider makes its scheduler when used: a real one, loaded then.
     from alibabacloud_credentials.provider import ecs_ram_role
     scheduler = ecs_ram_role.BackgroundScheduler()
@@ -574,6 +606,9 @@ def test_the_sdk_loads_what_a_call_needs_when_it_needs_it(emulator: CamsEmulator
     package's 576 modules, neither the import nor the function's call loads any (a new SDK
     whose models __init__ does more fails here); apscheduler is not loaded by the import
     or the call, and the credentials' ECS provider, when used, makes a real scheduler;
+    cryptography (RSA signing), websocket-client and aiofiles are not loaded by the import
+    or the call, and each works when used: a key pair's signature verifies, the websocket
+    settings are read, a provider reads its token file;
     and the function's call_api parameters are those the generated
     delete_instance_with_options hands over."""
     emulator.add_instances("i-sync", "i-generated", "i-async")
@@ -596,9 +631,14 @@ def test_the_sdk_loads_what_a_call_needs_when_it_needs_it(emulator: CamsEmulator
     assert report == {
         "after_import": False,
         "scheduler_after_import": False,
+        "unused_after_import": [],
         "models_after_import": ["LazyPackage", []],
         "sync": ["OK", False],
         "scheduler_after_call": False,
+        "unused_after_call": [],
+        "rsa_signature_bytes": 256,
+        "websocket": [7, "awap", "module"],
+        "aiofiles": ["oidc-token", "aiofiles.threadpool"],
         "scheduler": ["apscheduler.schedulers.background", "BackgroundScheduler"],
         "models_after_call": [],
         "generated": ["OK", True],
