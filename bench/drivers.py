@@ -56,11 +56,20 @@ def _bare_client(job):
 """
 
 _REPORT = """
+def _peak_rss_kib():
+    # VmHWM is this process's own peak. ru_maxrss is not: the kernel carries the spawning
+    # process's peak over into it at exec, so every child read at least the bench's RSS.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def _report(path, data):
     import json
-    import resource
 
-    data["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    data["maxrss_kib"] = _peak_rss_kib()
     data["modules"] = len(sys.modules)
     with open(path, "w") as out:
         json.dump(data, out)

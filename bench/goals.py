@@ -1,7 +1,7 @@
 """The performance goals, checked against one run's measurements, and the table that shows them.
 
 Every comparison is between medians measured side by side in the same run. "MB" is
-10^6 bytes (ru_maxrss is KiB), the stricter reading of the goals.
+10^6 bytes (the peak, VmHWM, is in KiB), the stricter reading of the goals.
 """
 
 from __future__ import annotations
