@@ -57,7 +57,8 @@ class InitializationError(FunctionError):
 
 
 def initialize(context: Any) -> None:
-    """Fail fast on bad configuration, configure logging, and pay for imports now."""
+    """Fail fast on bad configuration, configure logging, and pay now for the imports and
+    the transport that the first invocation would otherwise pay for."""
     started = time.monotonic()
     request_id = getattr(context, "request_id", None)
     # The initializer runs once per instance, before any invocation: a cold start.
@@ -75,6 +76,7 @@ def initialize(context: Any) -> None:
     logs.configure(settings.log_level)
     try:
         cams.load_sdk()
+        cams.prepare_transport(settings.protocol)
     except Exception:
         # E.g. a package built for the other runtime, which the line's Python version tells
         # at a glance. FC sends this error to every caller: the traceback goes to the log,

@@ -292,6 +292,12 @@ DRIVER = textwrap.dedent(
         account_id="1234567890123456",
     )
     index.initialize(context)
+    import ssl
+    ssl_contexts = []
+    create_default_context = ssl.create_default_context
+    ssl.create_default_context = (
+        lambda *a, **k: ssl_contexts.append(1) or create_default_context(*a, **k)
+    )
     result = index.handler(b'{"InstanceId": "i-pkg-1"}', context)
     aiohttp_loaded = "aiohttp.connector" in sys.modules
     scheduler_loaded = "apscheduler" in sys.modules
@@ -309,6 +315,7 @@ DRIVER = textwrap.dedent(
                 "aiohttp_loaded": aiohttp_loaded,
                 "scheduler_loaded": scheduler_loaded,
                 "unused_loaded": unused_loaded,
+                "ssl_contexts_in_first_invocation": len(ssl_contexts),
                 "models": models,
                 "files": files,
                 "stdlib": [paths["stdlib"], paths["platstdlib"]],
@@ -384,6 +391,9 @@ def test_the_package_serves_an_event_under_the_target_runtime(
     # Nor are the SDK's typed models, one module per request and response of every CAMS
     # API: the function's call reads the answer as the dict it arrives as.
     assert report["models"] == []
+    # The initializer built the transport adapter whose SSL context the SDK would make
+    # inside the first request (see cams.AdaptersBuiltAhead).
+    assert report["ssl_contexts_in_first_invocation"] == 0
 
     result = report["result"]
     assert {
