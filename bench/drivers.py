@@ -420,3 +420,45 @@ sys.stdout = stdout
 _report(REPORT, {"ok": True, "stages_us": costs})
 """
 )
+
+# The first invocation of a new instance, after FC's initializer, under cProfile: where the
+# time of a first call goes (the profile is text, the top functions by their own time).
+FIRST_CALL = (
+    """
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+import index
+"""
+    + _CONTEXT
+    + _REPORT
+    + """
+job = json.loads(JOB)
+stdout, sys.stdout = sys.stdout, open("/dev/null", "w")
+context = _context("first-call", job)
+began = time.perf_counter()
+index.initialize(context)
+initialized = time.perf_counter()
+profile = cProfile.Profile()
+profile.enable()
+result = index.handler(b'{"InstanceId": "%s"}' % job["instance_id"].encode(), context)
+profile.disable()
+served = time.perf_counter()
+sys.stdout = stdout
+text = io.StringIO()
+pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(job["top"])
+_report(REPORT, {
+    "ok": result.get("Outcome") == "deleted",
+    "detail": result.get("Code"),
+    "initialize_s": initialized - began,
+    "first_call_s": served - initialized,
+    "profile": text.getvalue(),
+})
+"""
+)

@@ -222,3 +222,13 @@ def stages(target: Target, calls: int = 1000) -> dict[str, float]:
     target.emulator.clear_journal()
     costs: dict[str, float] = result.report["stages_us"]
     return costs
+
+
+def first_call(target: Target, top: int) -> dict[str, Any]:
+    """The initializer's time, and the first invocation's under cProfile (drivers.FIRST_CALL)."""
+    instance_id = f"first-call-{next(_profile_runs)}"
+    target.emulator.add_instances(instance_id)
+    job = target.job(instance_id=instance_id, top=top)
+    result = target.run(drivers.FIRST_CALL, target.package.with_bytecode, job)
+    report: dict[str, Any] = result.report
+    return report

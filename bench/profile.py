@@ -6,6 +6,8 @@ imports  `-X importtime` of one cold invocation of the handler and one of the ba
 stages   the handler's own time by stage under the target runtime, with the SDK's network
          call replaced by a canned answer (hot loops), and the whole handler right after
          a real SDK call.
+first    the initializer's time, and the first invocation after it under cProfile, under
+         the target runtime with only the package on the path.
 warm     pyinstrument over warm handler invocations against the emulator, in this
          interpreter with handler/ on the path (pyinstrument is a dev dependency).
 """
@@ -73,6 +75,16 @@ def stages() -> None:
         print(f"  {micros:8.1f}  {name}")
 
 
+def first(top: int) -> None:
+    with _packaged_target() as target:
+        report = measure.first_call(target, top)
+    print(
+        f"{target.package.runtime}: initialize {report['initialize_s'] * 1e3:.1f} ms, "
+        f"first invocation {report['first_call_s'] * 1e3:.1f} ms (profiled)"
+    )
+    print(report["profile"])
+
+
 def warm(invocations: int) -> None:
     from pyinstrument import Profiler
 
@@ -117,14 +129,18 @@ def warm(invocations: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("what", choices=("imports", "stages", "warm"))
-    parser.add_argument("--top", type=int, default=15, help="imports: modules listed")
+    parser.add_argument("what", choices=("imports", "stages", "first", "warm"))
+    parser.add_argument(
+        "--top", type=int, default=15, help="imports: modules listed; first: functions listed"
+    )
     parser.add_argument("--invocations", type=int, default=3000, help="warm: invocations")
     args = parser.parse_args(argv)
     if args.what == "imports":
         imports(args.top)
     elif args.what == "stages":
         stages()
+    elif args.what == "first":
+        first(args.top)
     else:
         warm(args.invocations)
     return 0

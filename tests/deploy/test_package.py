@@ -514,7 +514,7 @@ def test_bytecode_is_used_as_is(built: Built, unpacked: Path) -> None:
 
 def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path) -> None:
     """GIVEN the built package and the bench's credentials on an emulator
-    WHEN each bench measurement and the stage profile run a few rounds (their drivers are
+    WHEN each bench measurement and the profiles run a few rounds (their drivers are
     code in strings, which neither ruff nor mypy read)
     THEN every driver checks its answers and reports a sample for every contender."""
     from bench import child, measure, package
@@ -531,6 +531,7 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
         warm = measure.warm(target, iterations=6, warmup=2)
         batch = measure.batch(target, runs=1)
         stages = measure.stages(target, calls=5)
+        first = measure.first_call(target, top=5)
 
     assert set(cold) == set(measure.COLD_VARIANTS)
     assert all(cold[name]["served_s"]["n"] == 1 for name in measure.COLD_VARIANTS)
@@ -539,3 +540,9 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
     assert batch["calls"] == measure.BATCH_SIZE
     assert stages["handler, SDK call stubbed"] > 0
     assert all(micros > 0 for micros in stages.values())
+    assert first["initialize_s"] > 0
+    assert first["first_call_s"] > 0
+    # The invocation's calls, the SDK's request included, and not only the profiler's own.
+    profiled = re.search(r"(\d+) function calls", first["profile"])
+    assert profiled is not None
+    assert int(profiled.group(1)) > 1000
