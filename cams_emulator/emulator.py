@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import threading
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -37,7 +38,8 @@ class CamsEmulator:
     """A stateful CAMS OpenAPI endpoint on loopback, for the unmodified SDK.
 
     ``with CamsEmulator(credentials=[...], instances=["123"]) as emu:`` then point the SDK's
-    ``Config(endpoint=emu.endpoint, protocol="http")`` at it.
+    ``Config(endpoint=emu.endpoint, protocol=emu.protocol)`` at it (``http`` unless it was
+    given a server-side ``tls`` context).
     """
 
     def __init__(
@@ -50,9 +52,12 @@ class CamsEmulator:
         max_clock_skew_s: float = 900,
         ok_success_flag: bool = True,
         journal_limit: int = 100_000,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         require_loopback(host)
         self.host = host
+        # A server-side context: the emulator then speaks HTTPS, as CAMS does.
+        self._tls = tls
         self._requested_port = port
         self._stopping = threading.Event()
         self._store = InstanceStore(instances)
@@ -75,7 +80,9 @@ class CamsEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already started")
         self._stopping.clear()
-        self._server = EmulatorHTTPServer((self.host, self._requested_port), self._dispatch)
+        self._server = EmulatorHTTPServer(
+            (self.host, self._requested_port), self._dispatch, tls=self._tls
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": _POLL_S},
@@ -120,8 +127,13 @@ class CamsEmulator:
         return f"{host}:{self.port}"
 
     @property
+    def protocol(self) -> str:
+        """What the SDK's ``Config.protocol`` takes for this emulator."""
+        return "https" if self._tls is not None else "http"
+
+    @property
     def url(self) -> str:
-        return f"http://{self.endpoint}"
+        return f"{self.protocol}://{self.endpoint}"
 
     # -- state ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 from collections.abc import Callable
@@ -27,8 +28,11 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # benchmark clients open their connections all at once
 
-    def __init__(self, address: tuple[str, int], dispatch: Dispatch) -> None:
+    def __init__(
+        self, address: tuple[str, int], dispatch: Dispatch, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.dispatch = dispatch
+        self.tls = tls
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self._connections: set[socket.socket] = set()
@@ -44,6 +48,16 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name = str(host)
         self.server_port = int(port)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self.tls is not None:
+            # The handshake runs on the connection's own thread (see _Handler.setup), so a
+            # slow or failing client does not hold up accepting the others.
+            connection = self.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -75,6 +89,16 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.track(self.connection)
+        self.handshake_failed = False
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (OSError, ValueError):  # the client refused the certificate, or left
+                self.handshake_failed = True
+
+    def handle(self) -> None:
+        if not self.handshake_failed:
+            super().handle()
 
     def finish(self) -> None:
         try:

@@ -1,0 +1,162 @@
+"""CAMS over HTTPS, as in production: the emulator behind TLS with a certificate from a
+test authority added to the CA bundle the SDK trusts. Certificates are verified, host names
+checked."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import certifi
+import pytest
+import requests.adapters
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from darabonba.core import DaraCore
+
+import index
+from cams_delete import cams
+from cams_emulator import CamsEmulator
+from tests.conftest import Invoke, role_credential
+
+
+@dataclass(frozen=True)
+class Authority:
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+
+    def pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def server_context(self, tmp_path: Path, name: x509.GeneralName) -> ssl.SSLContext:
+        """A server-side context whose certificate, signed by this authority, names `name`."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        certificate = (
+            _builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cams-emulator")]))
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .add_extension(x509.SubjectAlternativeName([name]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        chain = tmp_path / f"server-{certificate.serial_number}.pem"
+        chain.write_bytes(
+            certificate.public_bytes(serialization.Encoding.PEM)
+            + key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain)
+        return context
+
+
+def _builder(subject: x509.Name) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+    )
+
+
+def new_authority(name: str) -> Authority:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    certificate = (
+        _builder(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_CERTIFICATE_SIGNING, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return Authority(key, certificate)
+
+
+_CERTIFICATE_SIGNING = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+LOOPBACK = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+
+
+@pytest.fixture
+def trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Authority:
+    """A test authority in the CA bundle that darabonba and requests both read (certifi's,
+    with the authority appended), on an instance that has made no request yet."""
+    authority = new_authority("cams-delete-instance test authority")
+    bundle = tmp_path / "cacert.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + authority.pem())
+    monkeypatch.setattr(certifi, "where", lambda: str(bundle))
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", str(bundle))
+    adapters = cams.load_sdk().adapters
+    assert adapters is not None
+    monkeypatch.setattr(DaraCore, "_sessions", {})
+    monkeypatch.setattr(adapters, "_ready", {})
+    return authority
+
+
+def https_emulator(
+    context: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch, instances: list[str]
+) -> CamsEmulator:
+    emulator = CamsEmulator(credentials=[role_credential()], instances=instances, tls=context)
+    emulator.start()
+    monkeypatch.setenv("CAMS_ENDPOINT", emulator.endpoint)
+    monkeypatch.setenv("CAMS_PROTOCOL", emulator.protocol)
+    return emulator
+
+
+@pytest.mark.parametrize(
+    ("case", "name"),
+    [
+        ("signed by an authority nobody trusts", LOOPBACK),
+        ("for another host", x509.DNSName("cams.example.invalid")),
+    ],
+)
+def test_a_certificate_that_does_not_verify_is_refused_and_nothing_is_sent(
+    case: str,
+    name: x509.GeneralName,
+    *,
+    trusted: Authority,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    invoke: Invoke,
+):
+    """GIVEN CAMS over HTTPS answering with a certificate that does not verify
+    WHEN the function deletes an instance, on a new connection
+    THEN every attempt is refused during the handshake: no request reaches the server
+    (the role's keys never leave), the instance stays, and the invocation raises as for
+    an unreachable CAMS, so the event is retried."""
+    signer = new_authority("an unknown authority") if "nobody" in case else trusted
+    emulator = https_emulator(signer.server_context(tmp_path, name), monkeypatch, ["i-tls-x"])
+    try:
+        index.initialize(None)
+        run = invoke({"InstanceId": "i-tls-x"})
+    finally:
+        emulator.stop()
+
+    assert run.error is not None
+    [deletion] = run.lines("deletion")
+    assert (deletion["outcome"], deletion["code"]) == ("failed", "UpstreamUnavailable")
+    assert deletion["attempts"] >= 2
+    assert emulator.calls("DeleteInstance") == []
+    assert emulator.instances() == {"i-tls-x"}
