@@ -1,6 +1,6 @@
 """CAMS over HTTPS, as in production: the emulator behind TLS with a certificate from a
 test authority added to the CA bundle the SDK trusts. Certificates are verified, host names
-checked."""
+checked, and the bundle is loaded once per adapter, not once per connection."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import certifi
 import pytest
@@ -115,6 +116,20 @@ def trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Authority:
     return authority
 
 
+@pytest.fixture
+def bundle_loads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The CA files loaded into any SSL context, by whoever loads them."""
+    loads: list[Any] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args[0] if args else kwargs.get("cafile"))
+        load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    return loads
+
+
 def https_emulator(
     context: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch, instances: list[str]
 ) -> CamsEmulator:
@@ -123,6 +138,38 @@ def https_emulator(
     monkeypatch.setenv("CAMS_ENDPOINT", emulator.endpoint)
     monkeypatch.setenv("CAMS_PROTOCOL", emulator.protocol)
     return emulator
+
+
+def test_deletions_over_https_load_the_ca_bundle_once_not_per_connection(
+    trusted: Authority,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    invoke: Invoke,
+    bundle_loads: list[Any],
+):
+    """GIVEN CAMS over HTTPS with a certificate the bundle's authorities vouch for
+    WHEN the initializer runs, then one deletion, then a batch of four on four connections
+    THEN everything is deleted, over HTTPS; the bundle was loaded once, by the initializer
+    (into the adapter darabonba built), and no connection loaded it again."""
+    ids = ["i-tls-1", "i-tls-2", "i-tls-3", "i-tls-4", "i-tls-5"]
+    emulator = https_emulator(trusted.server_context(tmp_path, LOOPBACK), monkeypatch, ids)
+    monkeypatch.setenv("MAX_CONCURRENCY", "4")
+    try:
+        index.initialize(None)  # its line is dropped by invoke
+        initialized = list(bundle_loads)
+        single = invoke({"InstanceId": "i-tls-1"})
+        batch = invoke([{"InstanceId": instance_id} for instance_id in ids[1:]])
+    finally:
+        emulator.stop()
+
+    assert initialized == [certifi.where()]
+    assert bundle_loads == initialized
+    assert single.result is not None
+    assert single.result["Outcome"] == "deleted"
+    assert batch.result is not None
+    assert batch.result["Counts"]["deleted"] == 4
+    assert emulator.url.startswith("https://")
+    assert emulator.instances() == set()
 
 
 @pytest.mark.parametrize(
