@@ -462,3 +462,68 @@ _report(REPORT, {
 })
 """
 )
+
+# Over HTTPS (the emulator behind TLS, its authority appended to a copy of certifi's bundle
+# that darabonba and requests both read): the initializer, the first invocation, invocations
+# on a new connection (the sessions' pools closed before each), and warm ones. With
+# job["reload_bundle"], the function's adapters verify as the SDK alone does, loading the
+# bundle for every new connection: the reference the change is measured against.
+HTTPS_CALLS = (
+    """
+import json
+import statistics
+import sys
+import time
+
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+import index
+from cams_delete import cams
+import certifi
+import requests.adapters
+"""
+    + _CONTEXT
+    + _REPORT
+    + """
+job = json.loads(JOB)
+certifi.where = lambda: job["bundle"]
+requests.adapters.DEFAULT_CA_BUNDLE_PATH = job["bundle"]
+if job["reload_bundle"]:
+    cams.verify_with_the_loaded_bundle = lambda adapter, bundle: None
+from darabonba.core import DaraCore
+
+stdout, sys.stdout = sys.stdout, open("/dev/null", "w")
+context = _context("https", job)
+clock = time.perf_counter
+
+
+def invoke(instance_id):
+    began = clock()
+    result = index.handler(b'{"InstanceId": "%s"}' % instance_id.encode(), context)
+    if result.get("Outcome") != "deleted":
+        bad.append(result.get("Code"))
+    return clock() - began
+
+
+bad = []
+began = clock()
+index.initialize(context)
+initialize_s = clock() - began
+first_s = invoke(job["first_id"])
+new_connection_s = []
+for instance_id in job["reconnect_ids"]:
+    for session in DaraCore._sessions.values():
+        session.close()  # its pools: the next request opens a new connection
+    new_connection_s.append(invoke(instance_id))
+warm_s = [invoke(instance_id) for instance_id in job["warm_ids"]]
+sys.stdout = stdout
+_report(REPORT, {
+    "ok": not bad,
+    "bad": bad[:5],
+    "initialize_s": initialize_s,
+    "first_s": first_s,
+    "new_connection_s": statistics.median(new_connection_s),
+    "warm_s": statistics.median(warm_s),
+})
+"""
+)

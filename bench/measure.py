@@ -7,6 +7,7 @@ CAMS emulator serves them from this process, on loopback.
 from __future__ import annotations
 
 import itertools
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,3 +233,35 @@ def first_call(target: Target, top: int) -> dict[str, Any]:
     result = target.run(drivers.FIRST_CALL, target.package.with_bytecode, job)
     report: dict[str, Any] = result.report
     return report
+
+
+HTTPS_VARIANTS = ("as built", "bundle loaded per connection")
+HTTPS_MEASURES = ("initialize_s", "first_s", "new_connection_s", "warm_s")
+
+
+def https_calls(target: Target, bundle: str, pairs: int) -> dict[str, dict[str, float]]:
+    """drivers.HTTPS_CALLS in `pairs` pairs of fresh processes, the two variants alternating
+    (the emulator speaks HTTPS, and `bundle` holds its authority): medians, in seconds."""
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in HTTPS_VARIANTS}
+    for n in range(pairs):
+        order = HTTPS_VARIANTS if n % 2 == 0 else HTTPS_VARIANTS[::-1]
+        for name in order:
+            tag = f"https-{next(_profile_runs)}"
+            first_id = f"{tag}-first"
+            reconnect_ids = [f"{tag}-new-{k}" for k in range(10)]
+            warm_ids = [f"{tag}-warm-{k}" for k in range(50)]
+            target.emulator.add_instances(first_id, *reconnect_ids, *warm_ids)
+            job = target.job(
+                bundle=bundle,
+                reload_bundle=name != HTTPS_VARIANTS[0],
+                first_id=first_id,
+                reconnect_ids=reconnect_ids,
+                warm_ids=warm_ids,
+            )
+            result = target.run(drivers.HTTPS_CALLS, target.package.with_bytecode, job)
+            samples[name].append(result.report)
+    target.emulator.clear_journal()
+    return {
+        name: {key: statistics.median(row[key] for row in rows) for key in HTTPS_MEASURES}
+        for name, rows in samples.items()
+    }

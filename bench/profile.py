@@ -8,6 +8,9 @@ stages   the handler's own time by stage under the target runtime, with the SDK'
          a real SDK call.
 first    the initializer's time, and the first invocation after it under cProfile, under
          the target runtime with only the package on the path.
+https    over HTTPS (the emulator behind TLS), fresh processes in pairs: the initializer,
+         the first invocation, one on a new connection and a warm one, as built and with the
+         CA bundle loaded for every new connection, as the SDK alone does.
 warm     pyinstrument over warm handler invocations against the emulator, in this
          interpreter with handler/ on the path (pyinstrument is a dev dependency).
 """
@@ -85,6 +88,33 @@ def first(top: int) -> None:
     print(report["profile"])
 
 
+def https(pairs: int) -> None:
+    import certifi
+
+    from cams_emulator.certificates import new_authority
+
+    credentials = Credentials()
+    with tempfile.TemporaryDirectory(prefix="cams-bench-") as tmp:
+        workdir = Path(tmp)
+        authority = new_authority("cams-delete-instance bench authority")
+        bundle = workdir / "cacert.pem"
+        bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + authority.pem())
+        with CamsEmulator(
+            credentials=[_credential(credentials)], tls=authority.server_context(workdir)
+        ) as emulator:
+            target = measure.Target(package.prepare(workdir), emulator, credentials, workdir)
+            target.env["CAMS_PROTOCOL"] = emulator.protocol
+            medians = measure.https_calls(target, str(bundle), pairs)
+    print(f"{target.package.runtime} over HTTPS, {pairs} pairs of fresh processes, medians (ms):")
+    print(f"  {'':30} {'initialize':>10} {'first':>7} {'new conn':>8} {'warm':>6}")
+    for name, values in medians.items():
+        cells = " ".join(
+            f"{values[key] * 1e3:{width}.1f}"
+            for key, width in zip(measure.HTTPS_MEASURES, (10, 7, 8, 6), strict=True)
+        )
+        print(f"  {name:30} {cells}")
+
+
 def warm(invocations: int) -> None:
     from pyinstrument import Profiler
 
@@ -129,11 +159,12 @@ def warm(invocations: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("what", choices=("imports", "stages", "first", "warm"))
+    parser.add_argument("what", choices=("imports", "stages", "first", "https", "warm"))
     parser.add_argument(
         "--top", type=int, default=15, help="imports: modules listed; first: functions listed"
     )
     parser.add_argument("--invocations", type=int, default=3000, help="warm: invocations")
+    parser.add_argument("--pairs", type=int, default=12, help="https: pairs of processes")
     args = parser.parse_args(argv)
     if args.what == "imports":
         imports(args.top)
@@ -141,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         stages()
     elif args.what == "first":
         first(args.top)
+    elif args.what == "https":
+        https(args.pairs)
     else:
         warm(args.invocations)
     return 0

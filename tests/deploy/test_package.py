@@ -21,9 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import certifi
 import pytest
 
 from cams_emulator import CamsEmulator, Credential
+from cams_emulator.certificates import new_authority
 from cams_local.runner import PROXY_VARIABLES
 from tools import build_package
 
@@ -514,7 +516,7 @@ def test_bytecode_is_used_as_is(built: Built, unpacked: Path) -> None:
 
 def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path) -> None:
     """GIVEN the built package and the bench's credentials on an emulator
-    WHEN each bench measurement and the profiles run a few rounds (their drivers are
+    WHEN each bench measurement and the profiles run a few rounds, HTTPS included (their drivers are
     code in strings, which neither ruff nor mypy read)
     THEN every driver checks its answers and reports a sample for every contender."""
     from bench import child, measure, package
@@ -533,6 +535,15 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
         stages = measure.stages(target, calls=5)
         first = measure.first_call(target, top=5)
 
+    authority = new_authority("bench drivers test authority")
+    bundle = tmp_path / "cacert.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + authority.pem())
+    tls = authority.server_context(tmp_path)
+    with CamsEmulator(credentials=[role], tls=tls) as https_emulator:
+        target = measure.Target(unpacked, https_emulator, credentials, tmp_path)
+        target.env["CAMS_PROTOCOL"] = https_emulator.protocol
+        https = measure.https_calls(target, str(bundle), pairs=1)
+
     assert set(cold) == set(measure.COLD_VARIANTS)
     assert all(cold[name]["served_s"]["n"] == 1 for name in measure.COLD_VARIANTS)
     assert all(warm[name]["n"] == 6 for name in measure.WARM_CONTENDERS)
@@ -546,3 +557,7 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
     profiled = re.search(r"(\d+) function calls", first["profile"])
     assert profiled is not None
     assert int(profiled.group(1)) > 1000
+    assert set(https) == set(measure.HTTPS_VARIANTS)
+    assert all(
+        https[name][key] > 0 for name in measure.HTTPS_VARIANTS for key in measure.HTTPS_MEASURES
+    )
