@@ -97,8 +97,7 @@ def https(pairs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="cams-bench-") as tmp:
         workdir = Path(tmp)
         authority = new_authority("cams-delete-instance bench authority")
-        bundle = workdir / "cacert.pem"
-        bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + authority.pem())
+        bundle = authority.added_to(certifi.where(), workdir / "cacert.pem")
         with CamsEmulator(
             credentials=[_credential(credentials)], tls=authority.server_context(workdir)
         ) as emulator:

@@ -27,6 +27,12 @@ class Authority:
     def pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
+    def added_to(self, bundle: str, path: Path) -> Path:
+        """A copy of the CA bundle at `bundle` (certifi's, say) with this authority
+        appended, written to `path`: what a client trusts to reach the emulator."""
+        path.write_bytes(Path(bundle).read_bytes() + b"\n" + self.pem())
+        return path
+
     def server_context(self, directory: Path, name: x509.GeneralName = LOOPBACK) -> ssl.SSLContext:
         """A server-side context whose certificate, signed by this authority, names `name`."""
         key = ec.generate_private_key(ec.SECP256R1())

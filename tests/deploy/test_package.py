@@ -536,8 +536,7 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
         first = measure.first_call(target, top=5)
 
     authority = new_authority("bench drivers test authority")
-    bundle = tmp_path / "cacert.pem"
-    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + authority.pem())
+    bundle = authority.added_to(certifi.where(), tmp_path / "cacert.pem")
     tls = authority.server_context(tmp_path)
     with CamsEmulator(credentials=[role], tls=tls) as https_emulator:
         target = measure.Target(unpacked, https_emulator, credentials, tmp_path)

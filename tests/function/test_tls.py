@@ -26,8 +26,7 @@ def trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Authority:
     """A test authority in the CA bundle that darabonba and requests both read (certifi's,
     with the authority appended), on an instance that has made no request yet."""
     authority = new_authority("cams-delete-instance test authority")
-    bundle = tmp_path / "cacert.pem"
-    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + authority.pem())
+    bundle = authority.added_to(certifi.where(), tmp_path / "cacert.pem")
     monkeypatch.setattr(certifi, "where", lambda: str(bundle))
     monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", str(bundle))
     adapters = cams.load_sdk().adapters
