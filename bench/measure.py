@@ -7,7 +7,6 @@ CAMS emulator serves them from this process, on loopback.
 from __future__ import annotations
 
 import itertools
-import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,6 +261,6 @@ def https_calls(target: Target, bundle: str, pairs: int) -> dict[str, dict[str, 
             samples[name].append(result.report)
     target.emulator.clear_journal()
     return {
-        name: {key: statistics.median(row[key] for row in rows) for key in HTTPS_MEASURES}
+        name: {key: stats.median([row[key] for row in rows]) for key in HTTPS_MEASURES}
         for name, rows in samples.items()
     }

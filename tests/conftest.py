@@ -11,8 +11,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from darabonba.core import DaraCore
 
 import index
+from cams_delete import cams
 from cams_delete.config import VARIABLES
 from cams_emulator import CamsEmulator, Credential
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
@@ -61,6 +63,16 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[CamsEmulator]:
         monkeypatch.setenv("CAMS_ENDPOINT", emu.endpoint)
         monkeypatch.setenv("CAMS_PROTOCOL", "http")
         yield emu
+
+
+@pytest.fixture
+def fresh_instance(monkeypatch: pytest.MonkeyPatch) -> cams.AdaptersBuiltAhead:
+    """An instance on which no request was made yet: no session, no adapter built ahead."""
+    adapters = cams.load_sdk().adapters
+    assert adapters is not None, "the pinned SDK builds adapters with DaraCore.get_adapter"
+    monkeypatch.setattr(DaraCore, "_sessions", {})
+    monkeypatch.setattr(adapters, "_ready", {})
+    return adapters
 
 
 @pytest.fixture

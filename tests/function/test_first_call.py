@@ -20,16 +20,6 @@ from tests.conftest import ROLE, Invoke, role_credential
 
 
 @pytest.fixture
-def fresh_instance(monkeypatch: pytest.MonkeyPatch) -> cams.AdaptersBuiltAhead:
-    """An instance on which no request was made yet: no session, no adapter built ahead."""
-    adapters = cams.load_sdk().adapters
-    assert adapters is not None, "the pinned SDK builds adapters with DaraCore.get_adapter"
-    monkeypatch.setattr(DaraCore, "_sessions", {})
-    monkeypatch.setattr(adapters, "_ready", {})
-    return adapters
-
-
-@pytest.fixture
 def ssl_contexts(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
     """Every SSL context darabonba makes (it calls ssl.create_default_context)."""
     made: list[ssl.SSLContext] = []

@@ -12,7 +12,6 @@ import certifi
 import pytest
 import requests.adapters
 from cryptography import x509
-from darabonba.core import DaraCore
 
 import index
 from cams_delete import cams
@@ -22,17 +21,15 @@ from tests.conftest import Invoke, role_credential
 
 
 @pytest.fixture
-def trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Authority:
+def trusted(
+    fresh_instance: cams.AdaptersBuiltAhead, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Authority:
     """A test authority in the CA bundle that darabonba and requests both read (certifi's,
     with the authority appended), on an instance that has made no request yet."""
     authority = new_authority("cams-delete-instance test authority")
     bundle = authority.added_to(certifi.where(), tmp_path / "cacert.pem")
     monkeypatch.setattr(certifi, "where", lambda: str(bundle))
     monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", str(bundle))
-    adapters = cams.load_sdk().adapters
-    assert adapters is not None
-    monkeypatch.setattr(DaraCore, "_sessions", {})
-    monkeypatch.setattr(adapters, "_ready", {})
     return authority
 
 
