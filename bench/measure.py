@@ -234,6 +234,18 @@ def first_call(target: Target, top: int) -> dict[str, Any]:
     return report
 
 
+def transport(target: Target, calls: int, warmup: int = 200) -> dict[str, Any]:
+    """A warm bare SDK call's time by stage of its path, and its client CPU
+    (drivers.TRANSPORT): means per call, in seconds."""
+    prefix = f"transport-{next(_profile_runs)}"
+    target.emulator.add_instances(*(f"{prefix}-{n}" for n in range(warmup + 2 * calls)))
+    job = target.job(id_prefix=prefix, calls=calls, warmup=warmup)
+    result = target.run(drivers.TRANSPORT, target.package.with_bytecode, job)
+    target.emulator.clear_journal()
+    report: dict[str, Any] = result.report
+    return report
+
+
 HTTPS_VARIANTS = ("as built", "bundle loaded per connection")
 HTTPS_MEASURES = ("initialize_s", "first_s", "new_connection_s", "warm_s")
 

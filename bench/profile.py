@@ -1,4 +1,4 @@
-"""The profiles behind docs/performance.md: `python -m bench.profile imports|stages|warm`.
+"""The profiles behind docs/performance.md: `python -m bench.profile WHAT`.
 
 imports  `-X importtime` of one cold invocation of the handler and one of the bare SDK,
          under the target runtime with only the package on the path: the top-level
@@ -11,6 +11,9 @@ first    the initializer's time, and the first invocation after it under cProfil
 https    over HTTPS (the emulator behind TLS), fresh processes in pairs: the initializer,
          the first invocation, one on a new connection and a warm one, as built and with the
          CA bundle loaded for every new connection, as the SDK alone does.
+transport
+         a warm bare SDK call's time by stage of its path (SDK, darabonba, requests,
+         urllib3, http.client), and its client CPU, under the target runtime.
 warm     pyinstrument over warm handler invocations against the emulator, in this
          interpreter with handler/ on the path (pyinstrument is a dev dependency).
 """
@@ -156,14 +159,30 @@ def warm(invocations: int) -> None:
     print(profiler.output_text(unicode=False, color=False))
 
 
+def transport(calls: int) -> None:
+    with _packaged_target() as target:
+        report = measure.transport(target, calls)
+    print(
+        f"{target.package.runtime}: a warm bare SDK call, {calls} calls: "
+        f"{report['call_s'] * 1e6:.0f} µs each, {report['client_cpu_s'] * 1e6:.0f} µs of it "
+        "the client's CPU"
+    )
+    print(f"  by stage, with a timer around each ({calls} more calls; µs per call, nested):")
+    for label, seconds in report["stages_s"].items():
+        print(f"  {seconds * 1e6:8.1f}  {label}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("what", choices=("imports", "stages", "first", "https", "warm"))
+    parser.add_argument(
+        "what", choices=("imports", "stages", "first", "https", "transport", "warm")
+    )
     parser.add_argument(
         "--top", type=int, default=15, help="imports: modules listed; first: functions listed"
     )
     parser.add_argument("--invocations", type=int, default=3000, help="warm: invocations")
     parser.add_argument("--pairs", type=int, default=12, help="https: pairs of processes")
+    parser.add_argument("--calls", type=int, default=3000, help="transport: calls per pass")
     args = parser.parse_args(argv)
     if args.what == "imports":
         imports(args.top)
@@ -173,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         first(args.top)
     elif args.what == "https":
         https(args.pairs)
+    elif args.what == "transport":
+        transport(args.calls)
     else:
         warm(args.invocations)
     return 0

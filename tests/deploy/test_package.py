@@ -534,6 +534,7 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
         batch = measure.batch(target, runs=1)
         stages = measure.stages(target, calls=5)
         first = measure.first_call(target, top=5)
+        transport = measure.transport(target, calls=4, warmup=1)
 
     authority = new_authority("bench drivers test authority")
     bundle = authority.added_to(certifi.where(), tmp_path / "cacert.pem")
@@ -556,6 +557,12 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
     profiled = re.search(r"(\d+) function calls", first["profile"])
     assert profiled is not None
     assert int(profiled.group(1)) > 1000
+    assert transport["ok"], transport["bad"]
+    assert 0 < transport["client_cpu_s"] <= transport["call_s"] * 1.01  # one thread
+    # Every timer ran, and each stage fits inside the one around it.
+    stages_s = transport["stages_s"]
+    assert all(seconds > 0 for seconds in stages_s.values()), stages_s
+    assert stages_s["the call"] >= stages_s["    sent (darabonba do_action)"]
     assert set(https) == set(measure.HTTPS_VARIANTS)
     assert all(
         https[name][key] > 0 for name in measure.HTTPS_VARIANTS for key in measure.HTTPS_MEASURES
