@@ -238,6 +238,7 @@ def transport(target: Target, calls: int, warmup: int = 200) -> dict[str, Any]:
     """A warm bare SDK call's time by stage of its path, and its client CPU
     (drivers.TRANSPORT): means per call, in seconds."""
     prefix = f"transport-{next(_profile_runs)}"
+    # The driver names its instances the same way, for its warm-up and its two passes.
     target.emulator.add_instances(*(f"{prefix}-{n}" for n in range(warmup + 2 * calls)))
     job = target.job(id_prefix=prefix, calls=calls, warmup=warmup)
     result = target.run(drivers.TRANSPORT, target.package.with_bytecode, job)
