@@ -74,13 +74,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run bench/emulator_throughput.py (the emulator's own benchmark)",
     )
     parser.add_argument(
-        "--output", type=Path, default=RESULTS / "latest.json", help="JSON results file"
+        "--output",
+        type=Path,
+        help="JSON results file (default bench/results/latest.json, or latest-PARTS.json "
+        "for --only, so that a partial run leaves the last full run's results alone)",
     )
     args = parser.parse_args(argv)
     for name in ("cold_samples", "warm_iterations", "batch_runs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.output is None:
+        args.output = default_output(args.only)
     return args
+
+
+def default_output(only: tuple[str, ...]) -> Path:
+    """Where a run's JSON goes unless told: latest.json is the last run of every part."""
+    if set(only) == set(PARTS):
+        return RESULTS / "latest.json"
+    return RESULTS / f"latest-{'-'.join(part for part in PARTS if part in only)}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
