@@ -204,9 +204,10 @@ def _raise_for_async(result: DeletionResult, request_id: str | None) -> None:
     if result.code in _UNUSABLE_ROLE:
         raise _unusable_role(result.code, request_id)
     if result.retryable:
+        code = logs.without_secrets(result.code)  # CAMS's, and FC shows the caller this
         raise RetryableDeletionError(
-            f"The deletion failed but may succeed if retried ({result.code}); raising so "
-            "that FC retries the asynchronous request"
+            f"The deletion failed but may succeed if retried ({code}); raising so that FC "
+            "retries the asynchronous request"
         )
 
 
@@ -248,7 +249,8 @@ def _handle_event(
     status = "retrying" if retrying else "succeeded" if document["Success"] else "failed"
     _log_invocation(source, results, started, status=status)
     if retrying:
-        retrying_codes = sorted({result.code for result in retrying})
+        # The codes are CAMS's: FC shows this message to the caller, so they lose secrets.
+        retrying_codes = sorted({logs.without_secrets(result.code) for result in retrying})
         raise RetryableDeletionError(
             f"{len(retrying)} of {len(results)} deletion(s) failed but may succeed if retried "
             f"({', '.join(retrying_codes)}); raising so that the event is retried (FC "

@@ -70,12 +70,13 @@ class DeletionResult:
     def to_document(self) -> dict[str, Any]:
         """The result as the caller reads it. The texts that come from outside (what the
         caller sent, what CAMS answered) lose the invocation's secrets, as a log line does:
-        an answer may echo what it was sent, and a valid InstanceId can spell a key."""
+        an answer may echo what it was sent, and a valid InstanceId can spell a key. CAMS's
+        Code and RequestId too: the function checks their shape, not what they spell."""
         return {
             "Success": self.success,
-            "Code": self.code,
+            "Code": without_secrets(self.code),
             "Message": without_secrets(self.message),
-            "RequestId": self.request_id,
+            "RequestId": without_secrets(self.request_id),
             "AccessDeniedDetail": without_secrets(self.access_denied_detail),
             "InstanceId": without_secrets(self.instance_id),
             "Outcome": self.outcome._value_,

@@ -229,6 +229,40 @@ def test_text_cut_for_a_message_or_a_line_loses_the_keys_before_the_cut(
     assert emulator.journal() == []
 
 
+@pytest.mark.parametrize(
+    ("fault_kind", "retryable"), [("business_error", False), ("internal_error", True)]
+)
+@pytest.mark.parametrize("through", ["event", "http"])
+def test_a_cams_code_that_spells_the_roles_secret_is_masked(
+    emulator, invoke: Invoke, fault_kind: str, retryable: bool, through: str
+):
+    """GIVEN CAMS answering DeleteInstance with a Code that spells the role's secret,
+    permanent or retryable
+    WHEN an event or an HTTP request asks for the deletion
+    THEN neither the answer, nor the error FC shows the caller, nor the log holds it: the
+    function checks a Code's shape, not what it spells."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault(fault_kind, times=None, code="X." + ROLE.access_key_secret))
+
+    event = (
+        {"InstanceId": "i-1"}
+        if through == "event"
+        else _http(method="DELETE", path="/instances/i-1")
+    )
+    run = invoke(event)
+
+    everything = run.output + json.dumps(run.result) + str(run.error)
+    assert_no_secrets(everything)
+    assert "X.[REDACTED]" in everything
+    raised = through == "event" and retryable
+    assert (run.error is not None) is raised
+    if raised:
+        assert "X.[REDACTED]" in str(run.error)
+    else:
+        document = json.loads(run.result["body"]) if through == "http" else run.result
+        assert document["Code"] == "X.[REDACTED]"
+
+
 def _http(**overrides: Any) -> dict:
     from tests.function.test_http_trigger import http_event
 
