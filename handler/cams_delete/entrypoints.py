@@ -283,10 +283,15 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
         "Nothing in it was deleted: lower the trigger's batch size",
         size,
     )
-    # Nothing in it is retried: say what it held, so that it can be sent again.
-    logs.get().error(
-        "batch_rejected", size=size, limit=settings.max_batch_size, held=_held(event.elements)
-    )
+    # Nothing in it is retried: say what it held, every element of it, so that it can be
+    # sent again. In lines of a bounded length, as a log service keeps them.
+    held = _held(event.elements[:_MAX_HELD])
+    parts = [held[start : start + _HELD_PER_LINE] for start in range(0, len(held), _HELD_PER_LINE)]
+    for number, part in enumerate(parts or [[]], start=1):
+        logs.get().error(
+            "batch_rejected", size=size, limit=settings.max_batch_size, held=part,
+            part=number, parts=len(parts) or 1, unnamed=max(0, size - _MAX_HELD),
+        )  # fmt: skip
     _log_invocation(
         "batch", [], started, status="failed", count=size,
         code="InvalidParameter.BatchSize", outcomes={"rejected": size},
@@ -294,12 +299,18 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
     return document
 
 
-def _held(elements: list[Any], count: int = 20) -> list[str]:
-    """How a refused batch's first elements can be found again: a CloudEvent's id, or the
+# A refused batch's elements named in its batch_rejected lines: this many per line, and
+# up to MAX_BATCH_SIZE's own upper bound of them; `unnamed` counts any beyond.
+_HELD_PER_LINE = 100
+_MAX_HELD = 10_000
+
+
+def _held(elements: list[Any]) -> list[str]:
+    """How a refused batch's elements can be found again: a CloudEvent's id, or the
     InstanceId a request names (each cut to 128 characters). Read as the batch would have
     been: JSON-string elements and source records (a Kafka `value`) included."""
     held = []
-    for element in elements[:count]:
+    for element in elements:
         extracted = extract.from_batch_element(element)
         name: object = extracted.event_id
         if name is None:

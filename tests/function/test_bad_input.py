@@ -1162,18 +1162,56 @@ def test_a_location_of_exactly_the_limit_is_shown_whole():
     assert _location("p" * 128, []) == "p" * 128
 
 
-def test_a_refused_batch_lists_its_first_20_elements_each_cut(
-    emulator, invoke: Invoke, monkeypatch
-):
+def test_a_refused_batch_lists_every_element_each_cut(emulator, invoke: Invoke, monkeypatch):
     """GIVEN MAX_BATCH_SIZE=1 and a batch of 25 requests, the first naming a 1000-character
     InstanceId
     WHEN it is refused
-    THEN batch_rejected holds the first 20, none longer than 128 characters (README)."""
+    THEN one batch_rejected line holds all 25, in order, none longer than 128 characters
+    (README): nothing of what was delivered is missing from the log."""
     monkeypatch.setenv("MAX_BATCH_SIZE", "1")
     batch = [{"InstanceId": "a" * 1000}] + [{"InstanceId": f"b{n}"} for n in range(24)]
 
     run = invoke(batch)
 
     [refused] = run.lines("batch_rejected")
-    assert len(refused["held"]) == 20
+    assert len(refused["held"]) == 25
+    assert refused["held"][1:] == [f"b{n}" for n in range(24)]
     assert max(map(len, refused["held"])) <= 128
+    assert (refused["part"], refused["parts"], refused["unnamed"]) == (1, 1, 0)
+
+
+def test_a_large_refused_batch_is_named_in_lines_of_100(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN MAX_BATCH_SIZE=100 and a batch of 250 requests
+    WHEN it is refused
+    THEN three batch_rejected lines, numbered 1 to 3 of 3, name all 250 in order between
+    them, and CAMS is never called."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "100")
+    ids = [f"i-{n}" for n in range(250)]
+
+    run = invoke([{"InstanceId": instance_id} for instance_id in ids])
+
+    lines = run.lines("batch_rejected")
+    assert [(line["part"], line["parts"]) for line in lines] == [(1, 3), (2, 3), (3, 3)]
+    assert [len(line["held"]) for line in lines] == [100, 100, 50]
+    assert [name for line in lines for name in line["held"]] == ids
+    assert {line["level"] for line in lines} == {"error"}
+    assert emulator.journal() == []
+
+
+def test_a_refused_batch_beyond_10000_elements_counts_the_rest(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN MAX_BATCH_SIZE=1 and a batch of 10,005 requests
+    WHEN it is refused
+    THEN its lines name the first 10,000 and say that 5 more went unnamed."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "1")
+
+    run = invoke([{"InstanceId": f"i-{n}"} for n in range(10_005)])
+
+    lines = run.lines("batch_rejected")
+    assert len(lines) == 100
+    assert sum(len(line["held"]) for line in lines) == 10_000
+    assert lines[-1]["held"][-1] == "i-9999"
+    assert {line["unnamed"] for line in lines} == {5}
+    assert run.result is not None
+    assert run.result["Total"] == 10_005
