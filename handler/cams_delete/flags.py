@@ -31,9 +31,17 @@ _NAME_LENGTHS = {
     names: (min(map(len, names)), max(map(len, names)))
     for names in (_DRY_RUN_NAMES, _INSTANCE_ID_NAMES)
 }
-_MAX_FLAG_KEY = 256
+# A key with characters beyond ASCII is read this far: NFKC can make one character eighteen.
+_MAX_FLAG_KEY = 4096
 # Dashes of every kind (Pd), "_" and its kin (Pc), invisible format characters (Cf).
 _SEPARATOR_CATEGORIES = frozenset({"Pd", "Pc", "Cf"})
+# Accents and other combining marks, set aside: "Dry\u0301Run" reads DryRun.
+_MARK_CATEGORIES = frozenset({"Mn", "Me"})
+# Scripts whose letters include lookalikes of Latin ones (Cyrillic U+0443 for y, Greek
+# U+03B9 for i, Armenian U+057D for u).
+# Such a letter may stand for any Latin one in a name that would otherwise be refused.
+_LOOKALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"})
+_LOOKALIKE = "?"
 # "dry run", "DryRun", "dry_run"... as words in text ("laundry run" is not one).
 _DRY_RUN_WORDS = re.compile(r"(?<![a-z0-9])dry[\W_]*run", re.IGNORECASE)
 _QUERY_TRUE = frozenset({"true", "1"})
@@ -86,25 +94,77 @@ def mentions_dry_run(key: object) -> bool:
     between them (isDryRun, isdryrun, dry:run, DryRunMode, Dry·Run): a flag the function
     does not read under that name, but that a caller may well have meant as one. A word
     that only ends in "dry" (laundryRunId) is caught too: telling it from isdryrun takes a
-    dictionary, and a refusal costs a rename where a missed dry run costs a deletion. Only a
-    key's first 256 characters are read: NFKC can make one character eighteen."""
+    dictionary, and a refusal costs a rename where a missed dry run costs a deletion. So
+    are up to three lookalike letters (DryRun with a Cyrillic U+0443 for its y, pasted)."""
     if not isinstance(key, str):
         return False
-    key = key[:_MAX_FLAG_KEY]
-    lowered = key.casefold() if key.isascii() else unicodedata.normalize("NFKC", key).casefold()
-    return "dry" in lowered and "dryrun" in "".join(filter(str.isalnum, lowered))
+    if key.isascii():  # nearly every key: the whole of it, at C speed
+        lowered = key.casefold()
+        return "dry" in lowered and "dryrun" in "".join(filter(str.isalnum, lowered))
+    letters = "".join(filter(_is_letter, _read(key[:_MAX_FLAG_KEY])))
+    return _resembles_within(letters, "dryrun")
+
+
+def resembles_instance_id_name(key: object) -> bool:
+    """Whether a key not in ASCII would read `InstanceId` (as is_instance_id_name reads it)
+    if up to half of its letters were the Latin ones they look like (a Cyrillic U+0441 for
+    its c). Such a key is never read as the InstanceId, and may be one all the same."""
+    if not isinstance(key, str) or key.isascii():
+        return False
+    letters = _letters(key, limit=len("instanceid"))
+    return letters is not None and _resembles(letters, "instanceid")
+
+
+def _is_letter(character: str) -> bool:
+    return character == _LOOKALIKE or character.isalnum()
+
+
+def _resembles(letters: str, name: str) -> bool:
+    """Whether `letters` are `name`, each lookalike letter standing for the one in its place,
+    with at most half of them lookalikes (a word of another script is not a Latin name)."""
+    return (
+        len(letters) == len(name)
+        and letters.count(_LOOKALIKE) <= len(name) // 2
+        and all(have in (want, _LOOKALIKE) for have, want in zip(letters, name, strict=True))
+    )
+
+
+def _resembles_within(letters: str, name: str) -> bool:
+    return any(
+        _resembles(letters[start : start + len(name)], name)
+        for start in range(len(letters) - len(name) + 1)
+    )
+
+
+def _read(key: str) -> Iterator[str]:
+    """A key's characters as they read, one at a time (a long key is never expanded whole):
+    NFKD-decomposed with combining marks dropped, then NFKC-normalised and casefolded. A
+    letter still not ASCII reads `?` when its script has lookalikes of Latin letters."""
+    for character in key:
+        if character.isascii():
+            yield character.lower()
+            continue
+        for part in unicodedata.normalize("NFKD", character):
+            if unicodedata.category(part) in _MARK_CATEGORIES:
+                continue
+            for folded in unicodedata.normalize("NFKC", part).casefold():
+                if folded.isascii() or not folded.isalpha():
+                    yield folded
+                elif unicodedata.name(folded, "").partition(" ")[0] in _LOOKALIKE_SCRIPTS:
+                    yield _LOOKALIKE
+                else:
+                    yield folded
 
 
 def _letters(key: str, *, limit: int) -> str | None:
-    """A key's letters as they read: separators (any dash, space or invisible format
-    character, `_`, `.`) dropped, the rest NFKC-normalised and casefolded, one character at
-    a time so that a long key costs no more than its first few letters: None once there are
-    more than `limit`."""
+    """A key's letters as they read (see _read): separators (any dash, space or invisible
+    format character, `_`, `.`) dropped, one character at a time so that a long key costs
+    no more than its first few letters: None once there are more than `limit`."""
     letters = ""
-    for character in key:
+    for character in _read(key):
         if character.isspace() or unicodedata.category(character) in _SEPARATOR_CATEGORIES:
             continue
-        letters += unicodedata.normalize("NFKC", character).casefold().translate(_NAME_SEPARATORS)
+        letters += character.translate(_NAME_SEPARATORS)
         if len(letters) > limit:
             return None
     return letters
@@ -185,7 +245,7 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
     """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
     if isinstance(value, RepeatedKeys):
         return "repeated"
-    if is_instance_id_name(key) and _where_a_request_is(keys):
+    if (is_instance_id_name(key) or resembles_instance_id_name(key)) and _where_a_request_is(keys):
         return "instance"
     if isinstance(value, Mapping) and _is_flag_pair(value):
         return "flag"

@@ -702,6 +702,18 @@ MISNAMED_FLAGS = [
     # A word that only ends in "dry" is refused too: a rename costs less than a deletion.
     pytest.param({"InstanceId": "i-1", "laundryRunId": 7}, "laundryRunId", id="laundry"),
     pytest.param({"InstanceId": "i-1", "Dry\u00b7Run": 1}, '["Dry\\u00b7Run"]', id="middle-dot"),
+    # Lookalike letters, as pasted text carries them: Cyrillic U+0443, Armenian U+057D.
+    pytest.param({"InstanceId": "i-1", "Dr\u0443Run": True}, '["Dr\\u0443Run"]', id="cyrillic-y"),
+    pytest.param({"InstanceId": "i-1", "DryR\u057dn": True}, '["DryR\\u057dn"]', id="armenian-u"),
+    pytest.param(
+        {"InstanceId": "i-1", "is_\u0434ry_\u0433un": True},
+        '["is_\\u0434ry_\\u0433un"]',
+        id="two-lookalikes",
+    ),
+    # A long key is read whole: the flag at its end is found.
+    pytest.param(
+        {"InstanceId": "i-1", "x" * 300 + "DryRun": True}, '["' + "x" * 29 + '..."]', id="long"
+    ),
     pytest.param(
         _cloud_event_with({"InstanceId": "i-1", "opts": {"is_dry_run": True}}),
         "data.opts.is_dry_run",
@@ -733,6 +745,58 @@ def test_a_dry_run_flag_under_a_name_not_read_is_refused(
     assert run.result["Code"] == "InvalidParameter.DryRun"
     assert f"{location} reads like a dry-run flag" in run.result["Message"]
     assert emulator.journal() == []
+
+
+def test_a_flag_with_an_accent_reads_as_one(emulator, invoke: Invoke):
+    """GIVEN an event whose dry-run flag carries a combining accent (Dry\u0301Run)
+    WHEN the function receives it
+    THEN it reads as DryRun: the dry run is honoured and nothing is deleted."""
+    emulator.add_instances("i-1")
+
+    run = invoke({"InstanceId": "i-1", "Dry\u0301Run": True})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "dry_run"
+    assert emulator.instances() == {"i-1"}
+    assert emulator.journal() == []
+
+
+def test_a_second_instance_id_under_a_lookalike_name_is_refused(emulator, invoke: Invoke):
+    """GIVEN an event naming i-1 as InstanceId and i-2 under InstanceId spelt with a
+    Cyrillic U+0441 for its c
+    WHEN the function receives it
+    THEN it is refused as naming two instances, and neither is deleted."""
+    emulator.add_instances("i-1", "i-2")
+
+    run = invoke({"InstanceId": "i-1", "Instan\u0441eId": "i-2"})
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.InstanceId"
+    assert "names an instance too" in run.result["Message"]
+    assert emulator.journal() == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "\u5907\u6ce8\u5907\u6ce8run",  # Chinese, then "run": no script of lookalikes
+        "\u043f\u0440\u043e\u0433\u043e\u043d",  # a Russian word of six letters
+        "\u0438\u043c\u044f\u0438\u043d\u0441\u0442\u0430\u043d\u0441",  # ten of them
+        "Gr\u00f6\u00dfe",
+    ],
+)
+def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: Invoke, key: str):
+    """GIVEN an event with an extra field named in another script, of a flag's or an
+    InstanceId's length
+    WHEN the function receives it
+    THEN the instance is deleted: a word of another script is not read as a Latin name."""
+    emulator.add_instances("i-1")
+
+    run = invoke({"InstanceId": "i-1", key: True})
+
+    assert run.result is not None
+    assert run.result["Outcome"] == "deleted", run.result["Message"]
+    assert emulator.instances() == set()
 
 
 def test_a_query_string_given_as_text_that_mentions_a_dry_run_is_refused(emulator, invoke: Invoke):
