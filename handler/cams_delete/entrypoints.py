@@ -286,11 +286,13 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
     # Nothing in it is retried: say what it held, every element of it, so that it can be
     # sent again. In lines of a bounded length, as a log service keeps them.
     held = _held(event.elements[:_MAX_HELD])
-    parts = [held[start : start + _HELD_PER_LINE] for start in range(0, len(held), _HELD_PER_LINE)]
-    for number, part in enumerate(parts or [[]], start=1):
+    starts = range(0, max(len(held), 1), _HELD_PER_LINE)  # one line even if none is named
+    unnamed = max(0, size - _MAX_HELD)
+    for number, start in enumerate(starts, start=1):
         logs.get().error(
-            "batch_rejected", size=size, limit=settings.max_batch_size, held=part,
-            part=number, parts=len(parts) or 1, unnamed=max(0, size - _MAX_HELD),
+            "batch_rejected", size=size, limit=settings.max_batch_size,
+            held=held[start : start + _HELD_PER_LINE], part=number, parts=len(starts),
+            unnamed=unnamed,
         )  # fmt: skip
     _log_invocation(
         "batch", [], started, status="failed", count=size,

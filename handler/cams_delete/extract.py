@@ -8,13 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cams_delete.flags import (
-    Unread,
-    dry_run_flags,
-    find_unread,
-    is_instance_id_name,
-    resembles_instance_id_name,
-)
+from cams_delete.flags import Unread, dry_run_flags, find_unread, may_be_instance_id_name
 from cams_delete.logs import shown
 from cams_delete.results import DeletionResult, rejected
 from cams_delete.sources import (
@@ -278,10 +272,7 @@ def _repeated(repeated: tuple[str, ...], where: str, event_id: str | None = None
 def _missing(
     container: Mapping[str, Any], prefix: str, event_id: str | None = None
 ) -> DeletionResult:
-    near_miss = next(
-        (key for key in container if is_instance_id_name(key) or resembles_instance_id_name(key)),
-        None,
-    )
+    near_miss = next((key for key in container if may_be_instance_id_name(key)), None)
     hint = (
         f"; found {shown(str(near_miss), 64)!r}, but the field name is case-sensitive and "
         "exactly InstanceId"

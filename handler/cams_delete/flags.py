@@ -105,12 +105,14 @@ def mentions_dry_run(key: object) -> bool:
     return _resembles_within(letters, "dryrun")
 
 
-def resembles_instance_id_name(key: object) -> bool:
-    """Whether a key not in ASCII would read `InstanceId` (as is_instance_id_name reads it)
-    if up to half of its letters were the Latin ones they look like (a Cyrillic U+0441 for
-    its c). Such a key is never read as the InstanceId, and may be one all the same."""
-    if not isinstance(key, str) or key.isascii():
+def may_be_instance_id_name(key: object) -> bool:
+    """Whether a key reads `InstanceId` (see is_instance_id_name), or would if up to half
+    of its letters were the Latin ones they look like (a Cyrillic U+0441 for its c): a
+    key that may name an instance, read as the InstanceId or not."""
+    if not isinstance(key, str):
         return False
+    if key.isascii():
+        return is_instance_id_name(key)
     letters = _letters(key, limit=len("instanceid"))
     return letters is not None and _resembles(letters, "instanceid")
 
@@ -245,7 +247,7 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
     """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
     if isinstance(value, RepeatedKeys):
         return "repeated"
-    if (is_instance_id_name(key) or resembles_instance_id_name(key)) and _where_a_request_is(keys):
+    if may_be_instance_id_name(key) and _where_a_request_is(keys):
         return "instance"
     if isinstance(value, Mapping) and _is_flag_pair(value):
         return "flag"
