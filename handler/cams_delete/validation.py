@@ -11,6 +11,10 @@ MAX_INSTANCE_ID_LENGTH = 64
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
 _LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
+# What serializers and templates write for a missing value (JavaScript, Python, Go, JSON):
+# sent on, CAMS answers "no such instance" and the retirement looks done when nothing was.
+_PLACEHOLDERS = frozenset({"null", "none", "nil", "undefined", "nan", "true", "false"})
+_LONGEST_PLACEHOLDER = max(map(len, _PLACEHOLDERS))
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ def instance_id_problem(value: object) -> InputProblem | None:
             "documentation, where '*' hides digits. Send the real instance ID",
         )
     if _ALLOWED.fullmatch(value):
+        if len(value) <= _LONGEST_PLACEHOLDER and value.casefold() in _PLACEHOLDERS:
+            return InputProblem(
+                "InvalidParameter.InstanceId",
+                f"InstanceId {value!r} is what a template or serializer writes for a missing "
+                "value, not an instance's ID: check what fills in the InstanceId",
+            )
         if _LETTER_OR_DIGIT.search(value):
             return None
         # ".", ".." or "-": a placeholder or a piece of a path, never an instance's name.

@@ -27,6 +27,14 @@ BAD_INSTANCE_IDS = [
     pytest.param({"InstanceId": "cams-é"}, "InvalidParameter.InstanceId", "'é'", id="unicode"),
     pytest.param({"InstanceId": ".."}, "InvalidParameter.InstanceId", "no letter", id="dots"),
     pytest.param({"InstanceId": "-"}, "InvalidParameter.InstanceId", "no letter", id="dash"),
+    pytest.param(
+        {"InstanceId": "undefined"}, "InvalidParameter.InstanceId", "missing value", id="undefined"
+    ),
+    pytest.param({"InstanceId": "None"}, "InvalidParameter.InstanceId", "missing value", id="None"),
+    pytest.param(
+        {"InstanceId": "null"}, "InvalidParameter.InstanceId", "missing value", id="null-as-text"
+    ),
+    pytest.param({"InstanceId": "NaN"}, "InvalidParameter.InstanceId", "missing value", id="NaN"),
     pytest.param({"instanceId": "x1"}, "MissingParameter.InstanceId", "case-sensitive", id="case"),
 ]
 

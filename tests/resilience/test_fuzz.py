@@ -60,6 +60,8 @@ POOL = (
     PROTECTED.lower(),
 )
 MISSING = object()
+# What templates and serializers write for a missing value: refused as an InstanceId.
+MISSING_VALUE_WORDS = ("null", "none", "nil", "undefined", "nan", "true", "false")
 MAX_BODY_BYTES = 64 * 1024
 TOKEN = "fuzz-bearer-token-0123456789abcdef"
 TOKEN_SHA256 = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -72,6 +74,7 @@ def is_valid_id(value: object) -> bool:
         and 1 <= len(value) <= 64
         and all(char in ALLOWED_CHARACTERS for char in value)
         and any(char.isascii() and char.isalnum() for char in value)
+        and value.lower() not in MISSING_VALUE_WORDS
     )
 
 
@@ -85,7 +88,7 @@ VALID_ALPHABET = "".join(sorted(ALLOWED_CHARACTERS))
 
 valid_ids = st.one_of(
     st.sampled_from(POOL),
-    st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True).filter(is_valid_id),
 )
 
 
@@ -109,6 +112,11 @@ TRICKY_IDS = (
     "cams-1\n",
     "cams\x001",
     "cams\t1",
+    "null",
+    "None",
+    "undefined",
+    "NaN",
+    "FALSE",
     "../etc",
     "..",
     "-",
