@@ -243,6 +243,12 @@ def _refusal(unread: Unread, event_id: str | None = None) -> DeletionResult:
             "as DryRun (any case, with _ - . or spaces), so it would be ignored"
         )
         fix = "name it DryRun"
+    elif unread.kind == "pair":
+        problem = (
+            f"{unread.location} and its value name a dry-run flag as a name/value pair, "
+            "which the function does not read as a flag, so it would be ignored"
+        )
+        fix = 'send "DryRun": true beside the InstanceId'
     elif unread.kind == "text":
         problem = (
             f"{unread.location} mentions a dry run but is not a JSON object the function can read"

@@ -42,8 +42,9 @@ _MARK_CATEGORIES = frozenset({"Mn", "Me"})
 # Such a letter may stand for any Latin one in a name that would otherwise be refused.
 _LOOKALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"})
 _LOOKALIKE = "?"
-# "dry run", "DryRun", "dry_run"... as words in text ("laundry run" is not one).
-_DRY_RUN_WORDS = re.compile(r"(?<![a-z0-9])dry[\W_]*run", re.IGNORECASE)
+# "dry run", "DryRun", "dry_run" in text, as a word or a capitalised part of one
+# ("isDryRun=true", "XDryRun: 1"); "laundry run" is not one.
+_DRY_RUN_WORDS = re.compile(r"(?:(?<![A-Za-z])d|D)(?i:ry[\W_]*run)")
 _QUERY_TRUE = frozenset({"true", "1"})
 _QUERY_FALSE = frozenset({"false", "0"})
 # Name/value pairs, as Kafka record headers and many tag lists are written.
@@ -183,14 +184,15 @@ def query_flag(value: object) -> object:
     return value  # unreadable: refused with the rest
 
 
-UnreadKind = Literal["flag", "misnamed", "text", "repeated", "instance"]
+UnreadKind = Literal["flag", "pair", "misnamed", "text", "repeated", "instance"]
 
 
 @dataclass(frozen=True)
 class Unread:
     """Something in an object's fields that the function would not read, though the caller
     may have meant it, and where it is: a dry-run flag that is not false where none counts
-    (`flag`), or under a name that is not read as one (`misnamed`, e.g. isDryRun); text
+    (`flag`), the object itself a name/value pair naming one (`pair`), or a flag under a
+    name that is not read as one (`misnamed`, e.g. isDryRun); text
     that mentions a dry run but is not JSON (`text`); an object that gives a key twice, the
     value dropped perhaps a flag (`repeated`, with the keys); or another InstanceId
     (`instance`)."""
@@ -207,7 +209,8 @@ def find_unread(
     to the InstanceId, or is it) that may ask for something nothing reads, or None.
     `prefix` is where `container` is, for the location.
 
-    The container's own flags are read, and so are those of a query string it carries.
+    The container's own flags are read, and so are those of a query string it carries;
+    the container as a name/value pair naming a flag is not.
     Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
     it says false; so is a key like a flag's that is not read as one, at any depth. A key
     that reads as InstanceId is another instance among the container's own fields, or in
@@ -215,6 +218,9 @@ def find_unread(
     `value`...) are parsed and searched too. The walk keeps one iterator per
     level, not one entry per value: a wide event costs no more than its depth, and a deep
     one no recursion."""
+    pair_name = _flag_pair_name(container)
+    if pair_name is not None:  # the object is itself a pair: {"key": "DryRun", "value": "true"}
+        return Unread(_location(prefix, [pair_name]), "pair")
     fields = [
         (key, json_or_text(value) if key in MESSAGE_BODY_FIELDS else value)
         for key, value in container.items()
@@ -249,7 +255,7 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
         return "repeated"
     if may_be_instance_id_name(key) and _where_a_request_is(keys):
         return "instance"
-    if isinstance(value, Mapping) and _is_flag_pair(value):
+    if isinstance(value, Mapping) and _flag_pair_name(value) is not None:
         return "flag"
     if is_dry_run_name(key):
         # The container's own flags are read, and so are its query string's.
@@ -275,13 +281,15 @@ def _where_a_request_is(keys: list[str | int]) -> bool:
     return first in _CARRIER_FIELDS and all(isinstance(index, int) for index in rest)
 
 
-def _is_flag_pair(pair: Mapping[str, Any]) -> bool:
-    """A name/value pair whose name reads as a dry-run flag and whose value (any of them,
-    if it has two) is not false. An object with a dry-run name but no value is no pair."""
-    if not any(is_dry_run_name(pair.get(field)) for field in _PAIR_NAMES):
-        return False
-    values = [pair[field] for field in _PAIR_VALUES if field in pair]
-    return any(query_flag(value) is not False for value in values)
+def _flag_pair_name(pair: Mapping[str, Any]) -> str | None:
+    """The field naming a dry-run flag, when `pair` is a name/value pair whose name reads as
+    one and whose value (any of them, if it has two) is not false; otherwise None. An object
+    with a dry-run name but no value is no pair."""
+    for name in _PAIR_NAMES:  # a loop, not a generator: every object on the way comes here
+        if name in pair and is_dry_run_name(pair[name]):
+            values = [pair[field] for field in _PAIR_VALUES if field in pair]
+            return name if any(query_flag(value) is not False for value in values) else None
+    return None
 
 
 def _location(prefix: str, keys: list[str | int]) -> str:

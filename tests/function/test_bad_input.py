@@ -1125,6 +1125,30 @@ def test_a_byte_order_mark_is_named(emulator, invoke: Invoke):
             id="pair-with-two-values-one-true",
         ),
         pytest.param(
+            {"InstanceId": "i-1", "key": "DryRun", "value": "true"},
+            "InvalidParameter.DryRun",
+            "key and its value name a dry-run flag as a name/value pair",
+            id="the-request-itself-a-name-value-pair",
+        ),
+        pytest.param(
+            [{"topic": "t", "key": "dry-run", "value": '{"InstanceId": "i-1"}'}],
+            "InvalidParameter.DryRun",
+            "key and its value name a dry-run flag as a name/value pair",
+            id="a-record-keyed-dry-run",
+        ),
+        pytest.param(
+            [{"InstanceId": "i-1", "body": "isDryRun=true"}],
+            "InvalidParameter.DryRun",
+            "body mentions a dry run but is not a JSON object the function can read",
+            id="unparsable-message-text-with-a-prefixed-flag",
+        ),
+        pytest.param(
+            {"InstanceId": "i-1", "queryString": "XDryRun=1"},
+            "InvalidParameter.DryRun",
+            "queryString mentions a dry run",
+            id="query-text-with-a-prefixed-flag",
+        ),
+        pytest.param(
             b'{"InstanceId": "i-1", "body": "\\ufeff{\\"DryRun\\": true}"}',
             "InvalidParameter.DryRun",
             "body mentions a dry run but is not a JSON object the function can read",
@@ -1141,8 +1165,9 @@ def test_a_byte_order_mark_is_named(emulator, invoke: Invoke):
 def test_refusals_say_where_and_what_to_fix(
     emulator, invoke: Invoke, event: object, code: str, hint: str
 ):
-    """GIVEN a name/value pair that names a dry run beside the InstanceId, message text that
-    mentions one but does not parse, or a record with two message fields
+    """GIVEN a name/value pair that names a dry run beside the InstanceId or is the request
+    or record itself, message text that mentions one (as a word or a capitalised part of
+    one) but does not parse, or a record with two message fields
     WHEN the function receives it
     THEN it is refused with a Code and a Message that says where the problem is, and
     nothing is deleted."""
