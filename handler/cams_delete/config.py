@@ -114,7 +114,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             "in clear text",
         )
 
-    not_found_codes = _csv(text("CAMS_NOT_FOUND_CODES", ",".join(DEFAULT_NOT_FOUND_CODES)))
+    # Empty means unset, as for CAMS_REGION: no code at all would make every redelivered
+    # delete of a gone instance a permanent failure.
+    not_found_codes = _csv(text("CAMS_NOT_FOUND_CODES")) or list(DEFAULT_NOT_FOUND_CODES)
     for code in not_found_codes:
         if not _CODE.fullmatch(code):
             raise ConfigError("CAMS_NOT_FOUND_CODES", f"{code!r} is not an error code")

@@ -175,6 +175,26 @@ def test_an_initializer_that_cannot_load_the_sdk_logs_why_and_shows_no_traceback
     assert line["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+@pytest.mark.parametrize("value", ["", "  ", " , "])
+def test_an_empty_not_found_list_means_the_default(emulator, invoke: Invoke, monkeypatch, value):
+    """GIVEN CAMS_NOT_FOUND_CODES set but empty, as templates write an unset variable
+    WHEN a delete of an instance that is already gone arrives (a redelivery)
+    THEN the default code still counts: the result is already_deleted, not a permanent
+    failure that would discard the event."""
+    monkeypatch.setenv("CAMS_NOT_FOUND_CODES", value)
+
+    run = invoke({"InstanceId": "i-gone"})
+
+    assert load_settings({"CAMS_NOT_FOUND_CODES": value}).not_found_codes == {
+        "InvalidInstanceId.NotFound"
+    }
+    assert run.error is None
+    assert run.result is not None
+    assert run.result["Outcome"] == "already_deleted"
+    assert run.result["Success"] is True
+    assert [call.instance_id for call in emulator.calls()] == ["i-gone"]
+
+
 def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
     """GIVEN MAX_BATCH_SIZE=lots
     WHEN an event arrives
