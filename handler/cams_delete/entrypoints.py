@@ -181,20 +181,28 @@ def _answer_http(
         # Refused by the trigger's own checks (route, method, body, flags, token), or by
         # the function's configuration.
         deleter.log_result(answer.result, caller_reads=caller_reads)
+    try:
+        response = http.render(answer, request_id)
+    except Exception:
+        # Rendered before the invocation line, so that the line has the status sent.
+        logs.get().exception("unexpected_error", source="http")
+        answer = http.unexpected_error(request_id)
+        response = http.render(answer, request_id)
     _log_invocation(
         "http", [answer.result], started, status=answer.status, caller_reads=caller_reads
     )
     if request.is_async:
         # Nobody reads an async request's response: FC's async retry needs an error.
         _raise_for_async(answer.result, request_id)
-    return http.render(answer, request_id)
+    return response
 
 
-def _bug(source: str, started: float) -> UnexpectedFunctionError:
-    """For the exception being handled: its traceback and the invocation line logged, and
-    the function's own error to raise, so that FC keeps the event."""
+def _bug(source: str, started: float, count: int = 0) -> UnexpectedFunctionError:
+    """For the exception being handled: its traceback and the invocation line logged (with
+    the `count` of requests that arrived, when known), and the function's own error to
+    raise, so that FC keeps the event."""
     logs.get().exception("unexpected_error", source=source)
-    _log_invocation(source, [], started, status="error")
+    _log_invocation(source, [], started, status="error", count=count)
     return UnexpectedFunctionError(UNEXPECTED)
 
 
@@ -234,7 +242,7 @@ def _handle_event(
             results = deleter.process([extract.from_single(event)], plan)
             document = results[0].to_document()
     except Exception:
-        raise _bug(source, started) from None
+        raise _bug(source, started, _arrived(event)) from None
     codes = {result.code for result in results}
     if not codes.isdisjoint(_UNUSABLE_ROLE):
         # No role, or keys no request can carry: a configuration problem, so FC keeps the
@@ -336,7 +344,7 @@ def _refuse_misconfigured(
         answer = http.misconfigured(event, error.variable, request_id)
         return _answer_http(event, answer, request_id, started)
     # Events must not be lost: a function error sends them to FC's retry and destination.
-    _log_invocation(_source_name(event), [], started, status="error")
+    _log_invocation(_source_name(event), [], started, status="error", count=_arrived(event))
     raise _invalid_configuration(error, request_id) from None
 
 
@@ -410,6 +418,11 @@ _SOURCE_NAMES: dict[type, str] = {
     sources.UnrecognisedEvent: "unrecognised",
     sources.HttpTriggerEvent: "http",
 }
+
+
+def _arrived(event: sources.RecognisedEvent) -> int:
+    """How many requests an event brought: a batch's elements, otherwise one."""
+    return len(event.elements) if isinstance(event, sources.EventBatch) else 1
 
 
 def _source_name(event: sources.RecognisedEvent) -> str:

@@ -195,6 +195,21 @@ def test_an_empty_not_found_list_means_the_default(emulator, invoke: Invoke, mon
     assert [call.instance_id for call in emulator.calls()] == ["i-gone"]
 
 
+def test_bad_configuration_logs_how_many_requests_the_batch_held(invoke: Invoke, monkeypatch):
+    """GIVEN MAX_BATCH_SIZE=lots
+    WHEN a batch of three arrives
+    THEN it raises, and the invocation line counts the three requests it held."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "lots")
+
+    run = invoke([{"InstanceId": "i-1"}, {"InstanceId": "i-2"}, {"InstanceId": "i-3"}])
+
+    assert run.error is not None
+    [invocation] = run.lines("invocation")
+    assert invocation["source"] == "batch"
+    assert invocation["status"] == "error"
+    assert invocation["count"] == 3
+
+
 def test_bad_configuration_makes_an_event_raise(invoke: Invoke, monkeypatch):
     """GIVEN MAX_BATCH_SIZE=lots
     WHEN an event arrives

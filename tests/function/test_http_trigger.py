@@ -463,6 +463,40 @@ def test_unexpected_bug_is_500_with_normalized_body_and_traceback_in_log_only(
     assert "simulated bug" in error_line["exception"]
 
 
+def test_a_bug_rendering_the_response_is_a_500_and_one_invocation_line(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a bug in rendering the response (simulated by breaking it once)
+    WHEN DELETE /instances/i-1 arrives and the instance is deleted
+    THEN the caller still gets a normalized 500, nothing is raised, and the one invocation
+    line says 500: the status the caller got."""
+    from cams_delete import http
+
+    render = http.render
+    calls = []
+
+    def render_broken_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("simulated bug")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(http, "render", render_broken_once)
+    emulator.add_instances("i-1")
+
+    run = invoke(http_event())
+
+    assert run.error is None
+    result = assert_json_response(run, 500)
+    assert result["Code"] == "UnexpectedError"
+    [deletion] = run.lines("deletion")
+    assert deletion["outcome"] == "deleted"
+    [invocation] = run.lines("invocation")
+    assert invocation["source"] == "http"
+    assert invocation["status"] == 500
+    assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
+
+
 @pytest.mark.parametrize("name", ["dryRun", "dryrun", "DryRun", "DRYRUN"])
 def test_dry_run_query_in_any_case_deletes_nothing(emulator, invoke: Invoke, name):
     """GIVEN ?DryRun=true (Alibaba Cloud's own spelling) or another case of dryRun
