@@ -165,8 +165,7 @@ def _handle_http(
     try:
         answer = http.respond(request, settings, plan_for)
     except Exception:
-        logs.get().exception("unexpected_error", source="http")
-        answer = http.unexpected_error(request_id)
+        answer = _http_bug(request_id)
     return _answer_http(request, answer, request_id, started)
 
 
@@ -185,8 +184,7 @@ def _answer_http(
         response = http.render(answer, request_id)
     except Exception:
         # Rendered before the invocation line, so that the line has the status sent.
-        logs.get().exception("unexpected_error", source="http")
-        answer = http.unexpected_error(request_id)
+        answer = _http_bug(request_id)
         response = http.render(answer, request_id)
     _log_invocation(
         "http", [answer.result], started, status=answer.status, caller_reads=caller_reads
@@ -195,6 +193,15 @@ def _answer_http(
         # Nobody reads an async request's response: FC's async retry needs an error.
         _raise_for_async(answer.result, request_id)
     return response
+
+
+def _http_bug(request_id: str | None) -> HttpAnswer:
+    """For the exception being handled in an HTTP request: its traceback logged, and the
+    normalized 500 to answer with."""
+    from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
+
+    logs.get().exception("unexpected_error", source="http")
+    return http.unexpected_error(request_id)
 
 
 def _bug(source: str, started: float, count: int = 0) -> UnexpectedFunctionError:
