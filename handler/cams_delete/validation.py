@@ -14,7 +14,6 @@ _LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 # What serializers and templates write for a missing value (JavaScript, Python, Go, JSON):
 # sent on, CAMS answers "no such instance" and the retirement looks done when nothing was.
 _PLACEHOLDERS = frozenset({"null", "none", "nil", "undefined", "nan", "true", "false"})
-_LONGEST_PLACEHOLDER = max(map(len, _PLACEHOLDERS))
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def instance_id_problem(value: object) -> InputProblem | None:
             "documentation, where '*' hides digits. Send the real instance ID",
         )
     if _ALLOWED.fullmatch(value):
-        if len(value) <= _LONGEST_PLACEHOLDER and value.casefold() in _PLACEHOLDERS:
+        if value.casefold() in _PLACEHOLDERS:
             return InputProblem(
                 "InvalidParameter.InstanceId",
                 f"InstanceId {value!r} is what a template or serializer writes for a missing "
