@@ -769,21 +769,6 @@ def test_a_flag_with_an_accent_reads_as_one(emulator, invoke: Invoke):
     assert emulator.journal() == []
 
 
-def test_a_second_instance_id_under_a_lookalike_name_is_refused(emulator, invoke: Invoke):
-    """GIVEN an event naming i-1 as InstanceId and i-2 under InstanceId spelt with a
-    Cyrillic U+0441 for its c
-    WHEN the function receives it
-    THEN it is refused as naming two instances, and neither is deleted."""
-    emulator.add_instances("i-1", "i-2")
-
-    run = invoke({"InstanceId": "i-1", "Instan\u0441eId": "i-2"})
-
-    assert run.result is not None
-    assert run.result["Code"] == "InvalidParameter.InstanceId"
-    assert "names an instance too" in run.result["Message"]
-    assert emulator.journal() == []
-
-
 @pytest.mark.parametrize(
     "key",
     [
@@ -805,20 +790,6 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
     assert run.result is not None
     assert run.result["Outcome"] == "deleted", run.result["Message"]
     assert emulator.instances() == set()
-
-
-def test_a_query_string_given_as_text_that_mentions_a_dry_run_is_refused(emulator, invoke: Invoke):
-    """GIVEN an object whose queryString is text asking for a dry run, not an object
-    WHEN the function receives it
-    THEN it is refused: a query string is read only as an object."""
-    emulator.add_instances("i-1")
-
-    run = invoke({"InstanceId": "i-1", "queryString": "dryRun=true"})
-
-    assert run.result is not None
-    assert run.result["Code"] == "InvalidParameter.DryRun"
-    assert "queryString mentions a dry run" in run.result["Message"]
-    assert emulator.journal() == []
 
 
 @pytest.mark.parametrize(
@@ -1143,6 +1114,12 @@ def test_a_byte_order_mark_is_named(emulator, invoke: Invoke):
             id="unparsable-message-text-with-a-prefixed-flag",
         ),
         pytest.param(
+            {"InstanceId": "i-1", "queryString": "dryRun=true"},
+            "InvalidParameter.DryRun",
+            "queryString mentions a dry run",
+            id="query-text",  # a query string is read only as an object
+        ),
+        pytest.param(
             {"InstanceId": "i-1", "queryString": "XDryRun=1"},
             "InvalidParameter.DryRun",
             "queryString mentions a dry run",
@@ -1153,6 +1130,12 @@ def test_a_byte_order_mark_is_named(emulator, invoke: Invoke):
             "InvalidParameter.DryRun",
             "body mentions a dry run but is not a JSON object the function can read",
             id="unparsable-message-text",
+        ),
+        pytest.param(
+            {"InstanceId": "i-1", "Instan\u0441eId": "i-2"},  # a Cyrillic U+0441 for its c
+            "InvalidParameter.InstanceId",
+            "names an instance too",
+            id="a-second-instance-under-a-lookalike-name",
         ),
         pytest.param(
             [{"value": '{"InstanceId": "i-1"}', "body": '{"InstanceId": "i-1", "DryRun": true}'}],
@@ -1166,8 +1149,9 @@ def test_refusals_say_where_and_what_to_fix(
     emulator, invoke: Invoke, event: object, code: str, hint: str
 ):
     """GIVEN a name/value pair that names a dry run beside the InstanceId or is the request
-    or record itself, message text that mentions one (as a word or a capitalised part of
-    one) but does not parse, or a record with two message fields
+    or record itself, message text or query text that mentions one (as a word or a
+    capitalised part of one) but does not parse, a second InstanceId under a lookalike
+    name, or a record with two message fields
     WHEN the function receives it
     THEN it is refused with a Code and a Message that says where the problem is, and
     nothing is deleted."""
