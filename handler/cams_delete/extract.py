@@ -243,6 +243,12 @@ def _refusal(unread: Unread, event_id: str | None = None) -> DeletionResult:
             "as DryRun (any case, with _ - . or spaces), so it would be ignored"
         )
         fix = "name it DryRun"
+    elif unread.kind == "synonym":
+        problem = (
+            f"{unread.location} may ask for a dry run, but the function reads one only as "
+            "DryRun, so it would be ignored"
+        )
+        fix = 'send "DryRun": true beside the InstanceId for a dry run, or leave the field out'
     elif unread.kind == "pair":
         problem = (
             f"{unread.location} and its value name a dry-run flag as a name/value pair, "

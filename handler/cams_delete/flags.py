@@ -26,11 +26,20 @@ _CARRIER_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
 _INSTANCE_ID_NAMES = frozenset({"instanceid"})
+# Other names for a dry run, as other tools spell one (Azure's what-if, Google's
+# validateOnly, Ansible's check mode, a no-op): as a key that is not false
+# (`"simulate": true`), or as a request's word for what to do (`"mode": "what-if"`).
+_DRY_RUN_SYNONYMS = frozenset(
+    {"simulate", "simulated", "simulation", "whatif", "noop", "validateonly", "checkmode"}
+)
+_DRY_RUN_WORDS_AS_VALUES = _DRY_RUN_NAMES | _DRY_RUN_SYNONYMS
 # Each set's shortest and longest name: a key with fewer letters, or more, is none of them.
 _NAME_LENGTHS = {
     names: (min(map(len, names)), max(map(len, names)))
-    for names in (_DRY_RUN_NAMES, _INSTANCE_ID_NAMES)
+    for names in (_DRY_RUN_NAMES, _INSTANCE_ID_NAMES, _DRY_RUN_SYNONYMS, _DRY_RUN_WORDS_AS_VALUES)
 }
+# A value is read as a word for a dry run up to this length; a word for a mode is short.
+_MAX_WORD = 64
 # A key with characters beyond ASCII is read this far: NFKC can make one character eighteen.
 _MAX_FLAG_KEY = 4096
 # Dashes of every kind (Pd), "_" and its kin (Pc), invisible format characters (Cf).
@@ -88,6 +97,22 @@ def _reads_as(key: object, names: frozenset[str]) -> bool:
     if key.isascii():  # nearly every key: no per-character normalisation needed
         return len(key) >= shortest and key.casefold().translate(_NAME_SEPARATORS) in names
     return _letters(key, limit=longest) in names
+
+
+def is_dry_run_synonym(key: object) -> bool:
+    """Whether a key reads as another name for a dry run (simulate, what_if, noOp,
+    validateOnly, check-mode...), as is_dry_run_name reads DryRun."""
+    return _reads_as(key, _DRY_RUN_SYNONYMS)
+
+
+def is_dry_run_word(value: object) -> bool:
+    """Whether a value is a short text that reads as DryRun or another name for one
+    (`"dry-run"`, `"DRY_RUN"`, `"what-if"`, `"simulate"`), as is_dry_run_name reads a key."""
+    return (
+        isinstance(value, str)
+        and len(value) <= _MAX_WORD
+        and _reads_as(value, _DRY_RUN_WORDS_AS_VALUES)
+    )
 
 
 def mentions_dry_run(key: object) -> bool:
@@ -184,7 +209,7 @@ def query_flag(value: object) -> object:
     return value  # unreadable: refused with the rest
 
 
-UnreadKind = Literal["flag", "pair", "misnamed", "text", "repeated", "instance"]
+UnreadKind = Literal["flag", "pair", "misnamed", "synonym", "text", "repeated", "instance"]
 
 
 @dataclass(frozen=True)
@@ -192,7 +217,8 @@ class Unread:
     """Something in an object's fields that the function would not read, though the caller
     may have meant it, and where it is: a dry-run flag that is not false where none counts
     (`flag`), the object itself a name/value pair naming one (`pair`), or a flag under a
-    name that is not read as one (`misnamed`, e.g. isDryRun); text
+    name that is not read as one (`misnamed`, e.g. isDryRun); another name for a dry run
+    (`synonym`: `"simulate": true`, or `"mode": "dry-run"` where a request is); text
     that mentions a dry run but is not JSON (`text`); an object that gives a key twice, the
     value dropped perhaps a flag (`repeated`, with the keys); or another InstanceId
     (`instance`)."""
@@ -212,12 +238,13 @@ def find_unread(
     The container's own flags are read, and so are those of a query string it carries;
     the container as a name/value pair naming a flag is not.
     Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
-    it says false; so is a key like a flag's that is not read as one, at any depth. A key
-    that reads as InstanceId is another instance among the container's own fields, or in
-    a message or query string it carries. The container's message fields (Kafka
-    `value`...) are parsed and searched too. The walk keeps one iterator per
-    level, not one entry per value: a wide event costs no more than its depth, and a deep
-    one no recursion."""
+    it says false; so is a key like a flag's that is not read as one, or another name for
+    a dry run (simulate), at any depth. A key that reads as InstanceId is another instance,
+    and a value that is a word for a dry run (`"mode": "dry-run"`) an unread dry run, among
+    the container's own fields, or in a message or query string it carries. The container's
+    message fields (Kafka `value`...) are parsed and searched too. The walk keeps one
+    iterator per level, not one entry per value: a wide event costs no more than its depth,
+    and a deep one no recursion."""
     pair_name = _flag_pair_name(container)
     if pair_name is not None:  # the object is itself a pair: {"key": "DryRun", "value": "true"}
         return Unread(_location(prefix, [pair_name]), "pair")
@@ -263,10 +290,16 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
         return None if read or query_flag(value) is False else "flag"
     if mentions_dry_run(key) and query_flag(value) is not False:
         return "misnamed"
+    if is_dry_run_synonym(key) and query_flag(value) is not False:
+        return "synonym"
     if not keys and key in _CARRIER_FIELDS and isinstance(value, str):
         # Message text was parsed before the walk, and a query string is read only as an
         # object: text left as text cannot be read, so it must not mention a dry run.
         return "text" if _DRY_RUN_WORDS.search(value) else None
+    if key not in _PAIR_NAMES and is_dry_run_word(value) and _where_a_request_is(keys):
+        # `"mode": "dry-run"` beside an InstanceId; deeper, a name like any other (an
+        # instance's Name "dry-run"), and a pair's name is read as a pair's.
+        return "synonym"
     return None
 
 

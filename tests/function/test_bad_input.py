@@ -804,6 +804,10 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
         {"InstanceId": "i-1", "isDryRun": False},
         {"InstanceId": "i-1", "queryString": "verbose=1"},
         {"InstanceId": "i-1", "source": {"INSTANCE_ID": "MQ_INST_1", "instanceId": "q-1"}},
+        {"InstanceId": "i-1", "simulate": False, "whatIf": "false"},
+        {"InstanceId": "i-1", "mode": "delete", "note": "no simulation"},
+        {"InstanceId": "i-1", "name": "dry-run"},
+        {"InstanceId": "i-1", "Instance": {"Stage": "what-if"}},
     ],
     ids=[
         "false",
@@ -815,6 +819,10 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
         "a-misnamed-flag-that-says-false",
         "query-text-not-about-a-dry-run",
         "an-instance-of-something-else-nested-deeper",
+        "another-name-for-a-dry-run-that-says-false",
+        "a-mode-that-is-no-dry-run",
+        "a-name-without-a-value-beside-the-instance",
+        "a-word-for-a-dry-run-nested-deeper",
     ],
 )
 def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
@@ -832,6 +840,60 @@ def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, ev
     assert run.result is not None
     assert run.result["Outcome"] == "deleted"
     assert emulator.instances() == set()
+
+
+@pytest.mark.parametrize(
+    ("event", "location"),
+    [
+        pytest.param({"InstanceId": "i-1", "simulate": True}, "simulate", id="simulate"),
+        pytest.param({"InstanceId": "i-1", "what_if": "1"}, "what_if", id="what-if"),
+        pytest.param({"InstanceId": "i-1", "noOp": True}, "noOp", id="no-op"),
+        pytest.param(
+            {"InstanceId": "i-1", "options": {"validateOnly": True}},
+            "options.validateOnly",
+            id="validate-only-nested",
+        ),
+        pytest.param({"InstanceId": "i-1", "mode": "dry-run"}, "mode", id="mode-dry-run"),
+        pytest.param({"InstanceId": "i-1", "Mode": "WHAT-IF"}, "Mode", id="mode-what-if"),
+        pytest.param(
+            [{"topic": "t", "value": '{"InstanceId": "i-1", "run": "DRY_RUN"}'}],
+            "value.run",
+            id="a-word-in-a-record-message",
+        ),
+        pytest.param(
+            _cloud_event_with({"InstanceId": "i-1", "action": "simulate"}),
+            "data.action",
+            id="a-word-in-cloudevent-data",
+        ),
+        pytest.param(
+            _timer({"InstanceId": "i-1"}, mode="check-mode"),
+            "mode",
+            id="a-word-on-the-timer-envelope",
+        ),
+    ],
+)
+def test_another_name_for_a_dry_run_is_refused(
+    emulator, invoke: Invoke, event: object, location: str
+):
+    """GIVEN an event that asks for a dry run as other tools name one, under a key
+    (simulate, what_if, noOp, validateOnly) that is not false, or as the word a request
+    gives for what to do ("mode": "dry-run")
+    WHEN the function receives it
+    THEN it is refused with InvalidParameter.DryRun naming the field, and nothing is
+    deleted: the function reads only DryRun, and a dry run it would not read must not
+    become a deletion."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    document = run.result["Results"][0] if "Results" in run.result else run.result
+    assert_valid_result(document)
+    assert document["Code"] == "InvalidParameter.DryRun"
+    assert f"{location} may ask for a dry run" in document["Message"]
+    assert '"DryRun": true' in document["Message"]
+    assert emulator.journal() == []
+    assert emulator.instances() == {"i-1"}
 
 
 def test_a_dry_run_flag_on_a_timer_event_counts(emulator, invoke: Invoke):
