@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import random
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -109,6 +110,11 @@ def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, D
         [(instance_id, event_ids)] = asked_by.items()
         return {instance_id: _delete_guarded(instance_id, credentials, plan, event_ids)}
     workers = min(plan.settings.max_concurrency, len(asked_by))
+    # Started in a random order: when a batch outlasts the deadline, those still queued
+    # end retryable, and FC's retry of the event must reach others than this invocation
+    # did, not spend its time again on the ones gone (in input order, it never would).
+    queue = list(asked_by.items())
+    random.shuffle(queue)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cams-delete") as pool:
         # Each task runs in a copy of this context, so its log lines keep the request id.
         futures = {
@@ -120,7 +126,7 @@ def _delete_all(asked_by: dict[str, tuple[str, ...]], plan: Plan) -> dict[str, D
                 plan,
                 event_ids,
             )
-            for instance_id, event_ids in asked_by.items()
+            for instance_id, event_ids in queue
         }
         return {instance_id: future.result() for instance_id, future in futures.items()}
 

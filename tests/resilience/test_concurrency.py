@@ -21,6 +21,7 @@ import pytest
 from darabonba.core import DaraCore
 
 import index
+from cams_delete.entrypoints import RetryableDeletionError
 from cams_emulator import CamsEmulator, Credential, Fault, JournalEntry
 from cams_local.fc import (
     Credentials,
@@ -367,6 +368,36 @@ def test_a_full_batch_runs_in_parallel_and_deletes_everything(
     assert refused.result["Total"] == 101
     assert emu.calls() == []
     assert len(emu.instances()) == 101
+
+
+def test_a_retry_of_a_batch_that_outlasts_its_deadline_reaches_other_instances(
+    emu: CamsEmulator, monkeypatch: pytest.MonkeyPatch
+):
+    """GIVEN a batch of 40 that one invocation cannot finish: MAX_CONCURRENCY=4, CAMS taking
+    300 ms per request, and a 1.5 s deadline (a 2 s timeout less DEADLINE_MARGIN_MS=500)
+    WHEN it is invoked, raises for the instances it did not reach, and is invoked again, as
+    FC retries it
+    THEN the retry sends requests for instances the first invocation did not reach: each
+    invocation starts them in a new order, so the retry does not spend its deadline again
+    on the ones already gone (in input order, every retry would stop at the same place)."""
+    monkeypatch.setenv("MAX_CONCURRENCY", "4")
+    monkeypatch.setenv("DEADLINE_MARGIN_MS", "500")
+    ids = [f"outlasts-{n:02d}" for n in range(40)]
+    emu.reset(ids)
+    emu.add_fault(Fault("latency", delay_s=0.3, times=None))
+    context = Python310Context(credentials=KEYS[0], function=FunctionMeta(timeout=2))
+
+    first = call_handler(batch_of(ids), context, ALL_SECRETS)
+    reached_first = {call.instance_id for call in emu.calls()}
+    second = call_handler(batch_of(ids), context, ALL_SECRETS)
+    reached_only_by_the_retry = {call.instance_id for call in emu.calls()} - reached_first
+
+    assert isinstance(first.error, RetryableDeletionError)
+    [line] = first.lines("invocation")
+    assert line["status"] == "retrying"
+    assert 0 < len(reached_first) < len(ids)
+    assert reached_only_by_the_retry
+    assert second.lines("invocation")[0]["count"] == len(ids)
 
 
 def test_log_lines_of_batch_threads_keep_the_request_id(emu: CamsEmulator):
