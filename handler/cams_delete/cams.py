@@ -419,13 +419,16 @@ def classify_error(
     if request_id is None and isinstance(data, dict):
         request_id = _sdk_text(data.get("RequestId") or data.get("requestId"))
     detail = parse_access_denied_detail(getattr(error, "access_denied_detail", None))
-    # The gateway's own message; the exception's message is the SDK's wrapping of it
-    # ("code: 503, ... request id: ..."), which is only the last resort.
+    # The gateway's own message. The exception's is the SDK's wrapping of it ("code: 400,
+    # None request id: ..."), which says nothing the result does not: without the
+    # gateway's, the function says what it got.
     raw_message = None
     if isinstance(data, dict):
         raw_message = data["Message"] if "Message" in data else data.get("message")
-    message = cams_message(
-        raw_message if raw_message is not None else getattr(error, "message", None)
+    message = (
+        cams_message(raw_message)
+        if raw_message is not None
+        else f"CAMS answered HTTP {status} without a message"
     )
     retry_after_ms = getattr(error, "retry_after", None)
     if code is None:

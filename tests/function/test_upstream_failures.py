@@ -790,15 +790,22 @@ def test_a_bug_before_the_event_is_read_is_still_the_functions_own_error(
         ({"message": "upstream busy"}, "UpstreamHttp503", "upstream busy"),
         # CAMS's own body, whose RequestId is the text "None" too, and an empty Message
         ({"Code": "InternalError", "RequestId": "None", "Message": ""}, "InternalError", ""),
+        # a body without a Message: the function says what it got, not the SDK's wrapping
+        (
+            {"Code": "InternalError", "RequestId": "None"},
+            "InternalError",
+            "CAMS answered HTTP 503 without a message",
+        ),
+        ({}, "UpstreamHttp503", "CAMS answered HTTP 503 without a message"),
     ],
-    ids=["proxy-body", "empty-message"],
+    ids=["proxy-body", "empty-message", "no-message", "empty-body"],
 )
 def test_an_error_body_the_sdk_filled_with_none_reads_cleanly(data, code, message):
     """GIVEN the SDK's ServerException for a 503, which formats a missing request id or
     code into the text "None"
     WHEN the function classifies it
-    THEN RequestId is null, not "None", and Message is the body's own (lower-case or empty),
-    not the SDK's wrapping text."""
+    THEN RequestId is null, not "None", and Message is the body's own (lower-case or empty)
+    or, when it has none, the function's, never the SDK's wrapping text."""
     from alibabacloud_tea_openapi.exceptions import ServerException
 
     from cams_delete import cams
