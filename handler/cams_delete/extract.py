@@ -235,7 +235,8 @@ def _refusal(unread: Unread, event_id: str | None = None) -> DeletionResult:
             None,
             "InvalidParameter.InstanceId",
             f"{_about(event_id)}{unread.location} names an instance too, and which one to "
-            "delete is unknown, so nothing was done: send one InstanceId per request",
+            "delete is unknown, so nothing was done: send one InstanceId per request (a JSON "
+            "array of requests deletes several)",
         )
     if unread.kind == "misnamed":
         problem = (

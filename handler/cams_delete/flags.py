@@ -26,6 +26,10 @@ _CARRIER_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
 _INSTANCE_ID_NAMES = frozenset({"instanceid"})
+# A list of them, beside the one read: InstanceIds, instance_id_list...
+_INSTANCE_ID_LIST_NAMES = frozenset(
+    {"instanceids", "instanceidlist", "instanceidslist", "instanceidset", "instanceidarray"}
+)
 # Other names for a dry run, as other tools spell one (Azure's what-if, Google's
 # validateOnly, Ansible's check mode, a no-op): as a key that is not false
 # (`"simulate": true`), or as a request's word for what to do (`"mode": "what-if"`).
@@ -36,7 +40,13 @@ _DRY_RUN_WORDS_AS_VALUES = _DRY_RUN_NAMES | _DRY_RUN_SYNONYMS
 # Each set's shortest and longest name: a key with fewer letters, or more, is none of them.
 _NAME_LENGTHS = {
     names: (min(map(len, names)), max(map(len, names)))
-    for names in (_DRY_RUN_NAMES, _INSTANCE_ID_NAMES, _DRY_RUN_SYNONYMS, _DRY_RUN_WORDS_AS_VALUES)
+    for names in (
+        _DRY_RUN_NAMES,
+        _INSTANCE_ID_NAMES,
+        _INSTANCE_ID_LIST_NAMES,
+        _DRY_RUN_SYNONYMS,
+        _DRY_RUN_WORDS_AS_VALUES,
+    )
 }
 # A value is read as a word for a dry run up to this length; a word for a mode is short.
 _MAX_WORD = 64
@@ -97,6 +107,12 @@ def _reads_as(key: object, names: frozenset[str]) -> bool:
     if key.isascii():  # nearly every key: no per-character normalisation needed
         return len(key) >= shortest and key.casefold().translate(_NAME_SEPARATORS) in names
     return _letters(key, limit=longest) in names
+
+
+def names_instance_ids(key: object) -> bool:
+    """Whether a key reads as a list of InstanceIds (InstanceIds, instance_id_list...), as
+    is_instance_id_name reads InstanceId."""
+    return _reads_as(key, _INSTANCE_ID_LIST_NAMES)
 
 
 def is_dry_run_synonym(key: object) -> bool:
@@ -239,7 +255,8 @@ def find_unread(
     the container as a name/value pair naming a flag is not.
     Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
     it says false; so is a key like a flag's that is not read as one, or another name for
-    a dry run (simulate), at any depth. A key that reads as InstanceId is another instance,
+    a dry run (simulate), at any depth. A key that reads as InstanceId, or as a list of
+    them (InstanceIds), is another instance,
     and a value that is a word for a dry run (`"mode": "dry-run"`) an unread dry run, among
     the container's own fields, or in a message or query string it carries. The container's
     message fields (Kafka `value`...) are parsed and searched too. The walk keeps one
@@ -280,7 +297,7 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
     """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
     if isinstance(value, RepeatedKeys):
         return "repeated"
-    if may_be_instance_id_name(key) and _where_a_request_is(keys):
+    if (may_be_instance_id_name(key) or names_instance_ids(key)) and _where_a_request_is(keys):
         return "instance"
     if isinstance(value, Mapping) and _flag_pair_name(value) is not None:
         return "flag"

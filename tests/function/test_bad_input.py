@@ -674,6 +674,13 @@ SECOND_INSTANCES = [
         id="in-an-http-source-query-string",
     ),
     pytest.param(_timer({"InstanceId": "i-1"}, InstanceId="i-2"), "InstanceId", id="timer"),
+    # A list of further instances beside the one read would be dropped without a word.
+    pytest.param({"InstanceId": "i-1", "InstanceIds": ["i-2"]}, "InstanceIds", id="a-list"),
+    pytest.param(
+        _cloud_event_with({"InstanceId": "i-1", "instance_id_list": ["i-2"]}),
+        "data.instance_id_list",
+        id="a-list-in-cloudevent-data",
+    ),
 ]
 
 
@@ -682,8 +689,8 @@ def test_an_event_that_names_two_instances_is_refused(
     emulator, invoke: Invoke, event: object, location: str
 ):
     """GIVEN an event that names a second instance besides the InstanceId the function
-    reads: in another case or spelling beside it, in a message beside it, or on an
-    envelope or record around it
+    reads: in another case or spelling, or as a list (InstanceIds), beside it, in a
+    message beside it, or on an envelope or record around it
     WHEN the function receives it
     THEN it is rejected with InvalidParameter.InstanceId naming where the second one is,
     and neither is deleted: which one the caller meant is unknown."""
