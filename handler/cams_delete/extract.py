@@ -182,7 +182,7 @@ def request_in(
                 f"InstanceId; got {json_kind(message)}",
             )
         return request_in(message, message_prefix, event_id, flags, look_inside=False)
-    unread = find_unread(container, prefix, skip=("InstanceId",))
+    unread = find_unread(container, prefix, skip=("InstanceId",), request=True)
     if unread is not None:
         return _refusal(unread, event_id)
     value = container["InstanceId"]

@@ -26,29 +26,22 @@ _CARRIER_FIELDS = frozenset(MESSAGE_BODY_FIELDS + _QUERY_FIELDS)
 _NAME_SEPARATORS = str.maketrans("", "", "_-." + "".join(filter(str.isspace, map(chr, range(128)))))
 _DRY_RUN_NAMES = frozenset({"dryrun", "xdryrun"})
 _INSTANCE_ID_NAMES = frozenset({"instanceid"})
-# A list of them, beside the one read: InstanceIds, instance_id_list...
-_INSTANCE_ID_LIST_NAMES = frozenset(
-    {"instanceids", "instanceidlist", "instanceidslist", "instanceidset", "instanceidarray"}
-)
+# A list of them, or one of a list, once case and separators are set aside: InstanceIds,
+# instance_id_list, InstanceId[], and the `.N` names of Alibaba Cloud's RPC APIs
+# (InstanceId.2, InstanceIds.1).
+_INSTANCE_ID_LIST_NAME = re.compile(r"instanceids?(?:list|set|array)?[0-9]*(?:\[[0-9]*\])?")
 # Other names for a dry run, as other tools spell one (Azure's what-if, Google's
-# validateOnly, Ansible's check mode, a no-op): as a key that is not false
-# (`"simulate": true`), or as a request's word for what to do (`"mode": "what-if"`).
+# validateOnly, Ansible's check mode, a no-op), read as a request's own key that is not
+# false (`"simulate": true`).
 _DRY_RUN_SYNONYMS = frozenset(
     {"simulate", "simulated", "simulation", "whatif", "noop", "validateonly", "checkmode"}
 )
-_DRY_RUN_WORDS_AS_VALUES = _DRY_RUN_NAMES | _DRY_RUN_SYNONYMS
 # Each set's shortest and longest name: a key with fewer letters, or more, is none of them.
 _NAME_LENGTHS = {
     names: (min(map(len, names)), max(map(len, names)))
-    for names in (
-        _DRY_RUN_NAMES,
-        _INSTANCE_ID_NAMES,
-        _INSTANCE_ID_LIST_NAMES,
-        _DRY_RUN_SYNONYMS,
-        _DRY_RUN_WORDS_AS_VALUES,
-    )
+    for names in (_DRY_RUN_NAMES, _INSTANCE_ID_NAMES, _DRY_RUN_SYNONYMS)
 }
-# A value is read as a word for a dry run up to this length; a word for a mode is short.
+# A value, or a key, is read as one word up to this length: a word for a mode is short.
 _MAX_WORD = 64
 # A key with characters beyond ASCII is read this far: NFKC can make one character eighteen.
 _MAX_FLAG_KEY = 4096
@@ -110,9 +103,16 @@ def _reads_as(key: object, names: frozenset[str]) -> bool:
 
 
 def names_instance_ids(key: object) -> bool:
-    """Whether a key reads as a list of InstanceIds (InstanceIds, instance_id_list...), as
-    is_instance_id_name reads InstanceId."""
-    return _reads_as(key, _INSTANCE_ID_LIST_NAMES)
+    """Whether a key reads as a list of InstanceIds, or one of a list (InstanceIds,
+    instance_id_list, InstanceId[], InstanceId.2), as is_instance_id_name reads InstanceId."""
+    if not isinstance(key, str) or len(key) > _MAX_WORD:
+        return False
+    letters = (
+        key.casefold().translate(_NAME_SEPARATORS)
+        if key.isascii()
+        else _letters(key, limit=_MAX_WORD)
+    )
+    return letters is not None and _INSTANCE_ID_LIST_NAME.fullmatch(letters) is not None
 
 
 def is_dry_run_synonym(key: object) -> bool:
@@ -122,13 +122,9 @@ def is_dry_run_synonym(key: object) -> bool:
 
 
 def is_dry_run_word(value: object) -> bool:
-    """Whether a value is a short text that reads as DryRun or another name for one
-    (`"dry-run"`, `"DRY_RUN"`, `"what-if"`, `"simulate"`), as is_dry_run_name reads a key."""
-    return (
-        isinstance(value, str)
-        and len(value) <= _MAX_WORD
-        and _reads_as(value, _DRY_RUN_WORDS_AS_VALUES)
-    )
+    """Whether a value is a short text that reads as DryRun (`"dry-run"`, `"DRY_RUN"`), as
+    is_dry_run_name reads a key."""
+    return isinstance(value, str) and len(value) <= _MAX_WORD and is_dry_run_name(value)
 
 
 def mentions_dry_run(key: object) -> bool:
@@ -234,7 +230,7 @@ class Unread:
     may have meant it, and where it is: a dry-run flag that is not false where none counts
     (`flag`), the object itself a name/value pair naming one (`pair`), or a flag under a
     name that is not read as one (`misnamed`, e.g. isDryRun); another name for a dry run
-    (`synonym`: `"simulate": true`, or `"mode": "dry-run"` where a request is); text
+    (`synonym`: the request's own `"simulate": true` or `"mode": "dry-run"`); text
     that mentions a dry run but is not JSON (`text`); an object that gives a key twice, the
     value dropped perhaps a flag (`repeated`, with the keys); or another InstanceId
     (`instance`)."""
@@ -245,7 +241,7 @@ class Unread:
 
 
 def find_unread(
-    container: Mapping[str, Any], prefix: str, skip: tuple[str, ...] = ()
+    container: Mapping[str, Any], prefix: str, skip: tuple[str, ...] = (), *, request: bool = False
 ) -> Unread | None:
     """The first thing in `container`'s fields (but those in `skip`: the one that leads on
     to the InstanceId, or is it) that may ask for something nothing reads, or None.
@@ -254,11 +250,13 @@ def find_unread(
     The container's own flags are read, and so are those of a query string it carries;
     the container as a name/value pair naming a flag is not.
     Nested deeper, a flag, or a `{"key": "DryRun", "value": "true"}` pair, is unread unless
-    it says false; so is a key like a flag's that is not read as one, or another name for
-    a dry run (simulate), at any depth. A key that reads as InstanceId, or as a list of
-    them (InstanceIds), is another instance,
-    and a value that is a word for a dry run (`"mode": "dry-run"`) an unread dry run, among
-    the container's own fields, or in a message or query string it carries. The container's
+    it says false; so is a key like a flag's that is not read as one, at any depth. A key
+    that reads as InstanceId, or as a list of them (InstanceIds), is another instance
+    among the container's own fields, or in a message or query string it carries. When
+    the container is the `request` itself (it holds the InstanceId), its own fields are
+    read for another name for a dry run too: a key like `simulate` that is not false, or
+    a value that reads as DryRun (`"mode": "dry-run"`). Envelopes and records are not:
+    their values name buses, topics and timers, and their keys are the producer's. The container's
     message fields (Kafka `value`...) are parsed and searched too. The walk keeps one
     iterator per level, not one entry per value: a wide event costs no more than its depth,
     and a deep one no recursion."""
@@ -274,7 +272,7 @@ def find_unread(
     levels: list[Iterator[tuple[Any, Any]]] = [iter(fields)]
     while levels:
         for key, value in levels[-1]:
-            kind = _unread_kind(keys, key, value)
+            kind = _unread_kind(keys, key, value, request=request)
             if kind is not None:
                 where = _location(prefix, [*keys, key])
                 return Unread(where, kind, value.repeated if kind == "repeated" else ())
@@ -293,7 +291,9 @@ def find_unread(
     return None
 
 
-def _unread_kind(keys: list[str | int], key: str | int, value: object) -> UnreadKind | None:
+def _unread_kind(
+    keys: list[str | int], key: str | int, value: object, *, request: bool
+) -> UnreadKind | None:
     """What `key: value`, reached through `keys`, holds that nothing would read, if anything."""
     if isinstance(value, RepeatedKeys):
         return "repeated"
@@ -307,14 +307,14 @@ def _unread_kind(keys: list[str | int], key: str | int, value: object) -> Unread
         return None if read or query_flag(value) is False else "flag"
     if mentions_dry_run(key) and query_flag(value) is not False:
         return "misnamed"
-    if is_dry_run_synonym(key) and query_flag(value) is not False:
+    if request and not keys and is_dry_run_synonym(key) and query_flag(value) is not False:
         return "synonym"
     if not keys and key in _CARRIER_FIELDS and isinstance(value, str):
         # Message text was parsed before the walk, and a query string is read only as an
         # object: text left as text cannot be read, so it must not mention a dry run.
         return "text" if _DRY_RUN_WORDS.search(value) else None
-    if key not in _PAIR_NAMES and is_dry_run_word(value) and _where_a_request_is(keys):
-        # `"mode": "dry-run"` beside an InstanceId; deeper, a name like any other (an
+    if request and not keys and key not in _PAIR_NAMES and is_dry_run_word(value):
+        # `"mode": "dry-run"` beside the InstanceId; deeper, a name like any other (an
         # instance's Name "dry-run"), and a pair's name is read as a pair's.
         return "synonym"
     return None

@@ -18,6 +18,7 @@ from cams_delete.config import Settings
 from cams_delete.extract import Candidate, Extracted, from_direct
 from cams_delete.flags import (
     is_dry_run_name,
+    is_dry_run_synonym,
     is_instance_id_name,
     mentions_dry_run,
     query_flag,
@@ -246,11 +247,20 @@ def dry_run_from_query(query: dict[str, str]) -> bool | HttpAnswer:
     return dry_run
 
 
+def _reads_as_dry_run_header(name: str) -> bool:
+    """`Dry-Run`, `X-Dry-Run`, `Is-Dry-Run`, or another name for one (`Simulate`,
+    `X-What-If`, `X-Validate-Only`)."""
+    if is_dry_run_name(name) or mentions_dry_run(name) or is_dry_run_synonym(name):
+        return True
+    return name[:2].casefold() == "x-" and is_dry_run_synonym(name[2:])
+
+
 def dry_run_header(headers: dict[str, str]) -> HttpAnswer | None:
-    """A header that reads as a dry run (`Dry-Run`, `X-Dry-Run`, `Is-Dry-Run`) is refused
-    unless it says false: the API reads ?dryRun=true, and ignoring the header would delete."""
+    """A header that reads as a dry run (`Dry-Run`, `X-Dry-Run`, `Is-Dry-Run`, `X-Simulate`)
+    is refused unless it says false: the API reads ?dryRun=true, and ignoring the header
+    would delete."""
     for name, value in headers.items():
-        if (is_dry_run_name(name) or mentions_dry_run(name)) and query_flag(value) is not False:
+        if _reads_as_dry_run_header(name) and query_flag(value) is not False:
             return _refuse(
                 400,
                 "InvalidParameter.DryRun",

@@ -676,6 +676,9 @@ SECOND_INSTANCES = [
     pytest.param(_timer({"InstanceId": "i-1"}, InstanceId="i-2"), "InstanceId", id="timer"),
     # A list of further instances beside the one read would be dropped without a word.
     pytest.param({"InstanceId": "i-1", "InstanceIds": ["i-2"]}, "InstanceIds", id="a-list"),
+    # Alibaba Cloud's RPC APIs name the elements of a list InstanceId.1, InstanceId.2...
+    pytest.param({"InstanceId": "i-1", "InstanceId.2": "i-2"}, '["InstanceId.2"]', id="rpc-list"),
+    pytest.param({"InstanceId": "i-1", "InstanceId[]": "i-2"}, '["InstanceId[]"]', id="brackets"),
     pytest.param(
         _cloud_event_with({"InstanceId": "i-1", "instance_id_list": ["i-2"]}),
         "data.instance_id_list",
@@ -812,9 +815,12 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
         {"InstanceId": "i-1", "queryString": "verbose=1"},
         {"InstanceId": "i-1", "source": {"INSTANCE_ID": "MQ_INST_1", "instanceId": "q-1"}},
         {"InstanceId": "i-1", "simulate": False, "whatIf": "false"},
-        {"InstanceId": "i-1", "mode": "delete", "note": "no simulation"},
+        {"InstanceId": "i-1", "mode": "delete", "reason": "simulation", "note": "noop"},
         {"InstanceId": "i-1", "name": "dry-run"},
-        {"InstanceId": "i-1", "Instance": {"Stage": "what-if"}},
+        {"InstanceId": "i-1", "Instance": {"Stage": "dry-run", "simulation": True}},
+        _cloud_event_with({"topic": "simulation", "value": '{"InstanceId": "i-1"}'}),
+        _cloud_event_with({"InstanceId": "i-1"}, source="dry-run", simulation="true"),
+        _timer({"InstanceId": "i-1"}, triggerName="noop"),
     ],
     ids=[
         "false",
@@ -827,9 +833,12 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
         "query-text-not-about-a-dry-run",
         "an-instance-of-something-else-nested-deeper",
         "another-name-for-a-dry-run-that-says-false",
-        "a-mode-that-is-no-dry-run",
+        "a-mode-that-is-no-dry-run-and-other-words",
         "a-name-without-a-value-beside-the-instance",
-        "a-word-for-a-dry-run-nested-deeper",
+        "words-for-a-dry-run-nested-deeper",
+        "a-record-whose-topic-is-such-a-word",
+        "a-cloudevent-whose-attributes-are",
+        "a-timer-named-noop",
     ],
 )
 def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
@@ -856,35 +865,30 @@ def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, ev
         pytest.param({"InstanceId": "i-1", "what_if": "1"}, "what_if", id="what-if"),
         pytest.param({"InstanceId": "i-1", "noOp": True}, "noOp", id="no-op"),
         pytest.param(
-            {"InstanceId": "i-1", "options": {"validateOnly": True}},
-            "options.validateOnly",
-            id="validate-only-nested",
+            _cloud_event_with({"InstanceId": "i-1", "validateOnly": True}),
+            "data.validateOnly",
+            id="validate-only-in-cloudevent-data",
         ),
         pytest.param({"InstanceId": "i-1", "mode": "dry-run"}, "mode", id="mode-dry-run"),
-        pytest.param({"InstanceId": "i-1", "Mode": "WHAT-IF"}, "Mode", id="mode-what-if"),
+        pytest.param({"InstanceId": "i-1", "Mode": "DRY_RUN"}, "Mode", id="mode-capitals"),
         pytest.param(
-            [{"topic": "t", "value": '{"InstanceId": "i-1", "run": "DRY_RUN"}'}],
+            [{"topic": "t", "value": '{"InstanceId": "i-1", "run": "DryRun"}'}],
             "value.run",
             id="a-word-in-a-record-message",
         ),
         pytest.param(
-            _cloud_event_with({"InstanceId": "i-1", "action": "simulate"}),
-            "data.action",
-            id="a-word-in-cloudevent-data",
-        ),
-        pytest.param(
-            _timer({"InstanceId": "i-1"}, mode="check-mode"),
-            "mode",
-            id="a-word-on-the-timer-envelope",
+            _timer({"InstanceId": "i-1", "checkMode": True}),
+            "payload.checkMode",
+            id="check-mode-in-a-timer-payload",
         ),
     ],
 )
 def test_another_name_for_a_dry_run_is_refused(
     emulator, invoke: Invoke, event: object, location: str
 ):
-    """GIVEN an event that asks for a dry run as other tools name one, under a key
-    (simulate, what_if, noOp, validateOnly) that is not false, or as the word a request
-    gives for what to do ("mode": "dry-run")
+    """GIVEN a request that asks for a dry run as other tools name one, under a key of its
+    own (simulate, what_if, noOp, validateOnly) that is not false, or as the word it gives
+    for what to do ("mode": "dry-run")
     WHEN the function receives it
     THEN it is refused with InvalidParameter.DryRun naming the field, and nothing is
     deleted: the function reads only DryRun, and a dry run it would not read must not

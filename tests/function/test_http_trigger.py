@@ -613,10 +613,14 @@ def test_a_post_body_that_could_hide_a_dry_run_is_refused(
         ("POST", "X-Dry-Run", "true"),
         ("DELETE", "Is-Dry-Run", "true"),
         ("DELETE", "X-Dry-Run-Mode", "on"),
+        ("DELETE", "X-Simulate", "true"),
+        ("POST", "What-If", "1"),
+        ("DELETE", "X-Validate-Only", "true"),
     ],
 )
 def test_a_dry_run_header_is_refused_not_ignored(emulator, invoke: Invoke, method, name, value):
-    """GIVEN DELETE /instances/i-1, or POST / naming i-1, with a header that reads as a dry run
+    """GIVEN DELETE /instances/i-1, or POST / naming i-1, with a header that reads as a dry
+    run, or as another name for one (X-Simulate, What-If)
     WHEN the request arrives
     THEN 400 InvalidParameter.DryRun pointing at ?dryRun=true, and nothing is deleted: the
     header is not read, and ignoring it would delete."""
