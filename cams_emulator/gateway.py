@@ -42,6 +42,11 @@ _FAULT_ERRORS: dict[str, tuple[int, str, str]] = {
         "ServiceUnavailable",
         "The request has failed due to a temporary failure of the server.",
     ),
+    "conflict": (
+        409,
+        "OperationConflict",
+        "Another operation is being performed on the instance. Try again later.",
+    ),
 }
 
 
@@ -142,10 +147,10 @@ class _Call:
             extra_headers = (("x-acs-retry-after", str(fault.retry_after_ms)),)
         if kind in _FAULT_ERRORS:
             status, code, message = _FAULT_ERRORS[kind]
-            if kind == "throttle" and fault.status is not None:
+            if kind in ("throttle", "conflict") and fault.status is not None:
                 status = fault.status
-            if kind == "internal_error" and fault.code is not None:
-                code = fault.code  # a 500 that is not InternalError, as other gateways send
+            if kind in ("internal_error", "conflict") and fault.code is not None:
+                code = fault.code  # e.g. a 500 that is not InternalError, as other gateways send
             reply = self.error(status, code, fault.message or message, headers=extra_headers)
             return self.record(replace(reply, code=label), fault=kind)
         if kind == "bad_gateway_html":

@@ -23,6 +23,7 @@ FAULT_KINDS = frozenset(
         "hang",
         "reset",
         "business_error",
+        "conflict",
         "timeout_after_commit",
     }
 )
@@ -111,6 +112,8 @@ class Fault:
             raise ValueError("delay_s must not be negative")
         if self.kind == "throttle" and self.status not in (None, 400, 429):
             raise ValueError("a throttle fault answers 400 or 429")
+        if self.kind == "conflict" and self.status not in (None, 409, 423):
+            raise ValueError("a conflict fault answers 409 or 423")
         if self.retry_after_ms is not None and self.retry_after_ms < 0:
             raise ValueError("retry_after_ms must not be negative")
 

@@ -98,6 +98,26 @@ def test_business_error_has_a_default_code(emulator, sdk):
     assert sdk.delete("i-1").body.code == "InstanceStatus.Invalid"
 
 
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        (Fault("conflict"), 409, "OperationConflict"),
+        (Fault("conflict", status=423, code="Instance.Locked"), 423, "Instance.Locked"),
+    ],
+    ids=["default", "423-with-a-code"],
+)
+def test_a_conflict_is_a_client_exception(emulator, sdk, fault, status, code):
+    # GIVEN a conflict fault: the instance is in use by another operation
+    emulator.add_fault(fault)
+    # WHEN the SDK deletes
+    with pytest.raises(ClientException) as caught:
+        sdk.delete("i-1")
+    # THEN that status and code, and nothing deleted
+    assert (caught.value.status_code, caught.value.code) == (status, code)
+    assert "i-1" in emulator.instances()
+    assert emulator.journal()[-1].fault == "conflict"
+
+
 def test_latency_delays_then_behaves_normally(emulator, sdk):
     # GIVEN a latency fault of 0.3 s
     emulator.add_fault(Fault("latency", delay_s=0.3))
@@ -250,6 +270,7 @@ def test_faults_come_after_authentication(emulator, sdk_as):
     [
         {"kind": "nonsense"},
         {"kind": "throttle", "status": 503},
+        {"kind": "conflict", "status": 500},
         {"kind": "hang", "times": 0},
         {"kind": "latency", "delay_s": -1},
     ],
