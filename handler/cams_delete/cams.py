@@ -36,7 +36,9 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 # Retryable, but only by a later invocation: this one would send the same keys again.
-RETRYABLE_LATER = frozenset({"InvalidSecurityToken.Expired"})
+_EXPIRED_KEYS_CODE = "InvalidSecurityToken.Expired"
+# The instance is locked or in use: a later invocation may delete it.
+_CONFLICT_STATUSES = (409, 423)
 _DENIED_CODE_PREFIXES = ("Forbidden", "NoPermission")
 _CALLER_INPUT_CODE_PREFIXES = ("InvalidParameter",)
 # What the function takes for a code from CAMS: it reaches FC's error text and log
@@ -345,6 +347,7 @@ def delete_once(
     connect_timeout_s: float,
     read_timeout_s: float,
     not_found_codes: frozenset[str],
+    retry_later_codes: frozenset[str] = frozenset(),
 ) -> DeletionResult:
     """Send one DeleteInstance and classify the answer; never retries by itself.
 
@@ -362,10 +365,12 @@ def delete_once(
             sdk.delete_instance, sdk.open_api_request(query={"InstanceId": instance_id}), runtime
         )
     except sdk.tea_exception as error:
-        return classify_error(error, instance_id, not_found_codes)
+        return classify_error(error, instance_id, not_found_codes, retry_later_codes)
     body = response.get("body") if isinstance(response, dict) else None
     # Anything but a JSON object has no Code: an answer that cannot be read.
-    return classify_body(body if isinstance(body, dict) else {}, instance_id, not_found_codes)
+    return classify_body(
+        body if isinstance(body, dict) else {}, instance_id, not_found_codes, retry_later_codes
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -379,7 +384,10 @@ def _runtime_options(connect_timeout_ms: int, read_timeout_ms: int) -> Any:
 
 
 def classify_body(
-    body: dict[str, Any], instance_id: str, not_found_codes: frozenset[str]
+    body: dict[str, Any],
+    instance_id: str,
+    not_found_codes: frozenset[str],
+    retry_later_codes: frozenset[str] = frozenset(),
 ) -> DeletionResult:
     """An HTTP 200 answer. `Code` decides; the `Success` flag is not trusted (the API's
     own sample pairs Code OK with Success false)."""
@@ -400,12 +408,16 @@ def classify_body(
         )
     return _classify_code(
         code, message, None, instance_id,
-        not_found_codes=not_found_codes, request_id=request_id, detail=detail,
+        not_found_codes=not_found_codes, retry_later_codes=retry_later_codes,
+        request_id=request_id, detail=detail,
     )  # fmt: skip
 
 
 def classify_error(
-    error: Exception, instance_id: str, not_found_codes: frozenset[str]
+    error: Exception,
+    instance_id: str,
+    not_found_codes: frozenset[str],
+    retry_later_codes: frozenset[str] = frozenset(),
 ) -> DeletionResult:
     """An exception from the SDK: a gateway error (4xx/5xx) or a transport failure."""
     status = getattr(error, "status_code", None)
@@ -435,7 +447,8 @@ def classify_error(
         code = "Throttling" if status == 429 else f"UpstreamHttp{status}"
     result = _classify_code(
         code, message, status, instance_id,
-        not_found_codes=not_found_codes, request_id=request_id, detail=detail,
+        not_found_codes=not_found_codes, retry_later_codes=retry_later_codes,
+        request_id=request_id, detail=detail,
     )  # fmt: skip
     if isinstance(retry_after_ms, int | float) and retry_after_ms > 0 and not result.success:
         # The gateway said when to come back: worth retrying, whatever else it said (but
@@ -453,6 +466,7 @@ def _classify_code(
     instance_id: str,
     *,
     not_found_codes: frozenset[str],
+    retry_later_codes: frozenset[str],
     request_id: str | None,
     detail: dict[str, Any] | None,
 ) -> DeletionResult:
@@ -463,13 +477,21 @@ def _classify_code(
         )
     if code.startswith(_RETRYABLE_CODE_PREFIXES) or status == 429:
         return failed(instance_id, code, message, 429, retryable=True, request_id=request_id)
+    if status in _CONFLICT_STATUSES or _in_families(code, retry_later_codes):
+        # Not now, maybe later: retried at once it would be refused again, and taken for
+        # permanent it would end the event with the instance still there.
+        return failed(
+            instance_id, code, message, 409, retryable=True, retry_later=True,
+            request_id=request_id,
+        )  # fmt: skip
     # InternalError.Timeout is an InternalError too: a code and its refinements.
     retryable_code = code in _RETRYABLE_CODES or code.partition(".")[0] in _RETRYABLE_CODES
     if retryable_code or (status is not None and (status >= 500 or status == 408)):
         http_status = 503 if code == "ServiceUnavailable" or status == 503 else 502
         return failed(
-            instance_id, code, message, http_status, retryable=True, request_id=request_id
-        )
+            instance_id, code, message, http_status, retryable=True,
+            retry_later=code == _EXPIRED_KEYS_CODE, request_id=request_id,
+        )  # fmt: skip
     if status == 403 or code.startswith(_DENIED_CODE_PREFIXES):
         return failed(
             instance_id, code, message, 403, retryable=False,
@@ -477,13 +499,18 @@ def _classify_code(
         )  # fmt: skip
     if code.startswith(_CALLER_INPUT_CODE_PREFIXES):
         return failed(instance_id, code, message, 400, retryable=False, request_id=request_id)
-    # Business refusals (200), upstream 4xx without a code, and the function's own
+    # Other business refusals (200), upstream 4xx without a code, and the function's own
     # credential or configuration problems (signature, key, token, action): retrying
     # the same request cannot fix them.
     return failed(
         instance_id, code, message, 502, retryable=False,
         request_id=request_id, access_denied_detail=detail,
     )  # fmt: skip
+
+
+def _in_families(code: str, families: frozenset[str]) -> bool:
+    """The code is one of them, or a refinement of one (InstanceStatus.Locked of InstanceStatus)."""
+    return any(code == family or code.startswith(family + ".") for family in families)
 
 
 def _classify_transport(error: Exception, instance_id: str) -> DeletionResult:

@@ -15,6 +15,15 @@ DEFAULT_REGION = "ap-southeast-1"
 # CAMS documents no "instance not found" code. This is the code the project's
 # emulator answers with; it is an assumption until CAMS publishes its list.
 DEFAULT_NOT_FOUND_CODES = ("InvalidInstanceId.NotFound",)
+# Nor does it document the codes for an instance it cannot delete now but may later (busy,
+# locked, changing state). These are the families Alibaba Cloud APIs use for that; each
+# covers its refinements (InstanceStatus covers InstanceStatus.Locked).
+DEFAULT_RETRY_LATER_CODES = (
+    "InstanceStatus",
+    "IncorrectInstanceStatus",
+    "IncorrectStatus",
+    "OperationConflict",
+)
 LOG_LEVELS = tuple(LEVELS)
 
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
@@ -31,6 +40,7 @@ VARIABLES = (
     "CAMS_ENDPOINT",
     "CAMS_PROTOCOL",
     "CAMS_NOT_FOUND_CODES",
+    "CAMS_RETRY_LATER_CODES",
     "PROTECTED_INSTANCE_IDS",
     "DRY_RUN",
     "LOG_LEVEL",
@@ -60,6 +70,7 @@ class Settings:
     endpoint: str
     protocol: str
     not_found_codes: frozenset[str]
+    retry_later_codes: frozenset[str]
     protected_instance_ids: frozenset[str]
     dry_run: bool
     log_level: str
@@ -120,6 +131,16 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     for code in not_found_codes:
         if not _CODE.fullmatch(code):
             raise ConfigError("CAMS_NOT_FOUND_CODES", f"{code!r} is not an error code")
+    # Empty means unset too: with no code, a busy instance's refusal would end the event.
+    retry_later_codes = _csv(text("CAMS_RETRY_LATER_CODES")) or list(DEFAULT_RETRY_LATER_CODES)
+    for code in retry_later_codes:
+        if not _CODE.fullmatch(code):
+            raise ConfigError("CAMS_RETRY_LATER_CODES", f"{code!r} is not an error code")
+        if code in not_found_codes:
+            raise ConfigError(
+                "CAMS_RETRY_LATER_CODES",
+                f"{code!r} is in CAMS_NOT_FOUND_CODES too: it cannot mean both gone and busy",
+            )
 
     protected = _csv(text("PROTECTED_INSTANCE_IDS"))
     for instance_id in protected:
@@ -148,6 +169,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         endpoint=endpoint,
         protocol=protocol,
         not_found_codes=frozenset(not_found_codes),
+        retry_later_codes=frozenset(retry_later_codes),
         protected_instance_ids=frozenset(instance_id.casefold() for instance_id in protected),
         dry_run=_boolean(environ, "DRY_RUN"),
         log_level=log_level,

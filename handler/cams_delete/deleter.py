@@ -183,6 +183,7 @@ def delete_instance(
             connect_timeout_s=connect_timeout_s,
             read_timeout_s=read_timeout_s,
             not_found_codes=settings.not_found_codes,
+            retry_later_codes=settings.retry_later_codes,
         )
 
     result = with_retries(attempt, instance_id, policy, plan.deadline, on_retry=_log_retry)
@@ -206,7 +207,6 @@ def _endpoint_and_policy(settings: Settings) -> tuple[cams.Endpoint, RetryPolicy
         max_delay_s=settings.retry_max_delay_s,
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
-        retryable_later=cams.RETRYABLE_LATER,
     )
     _derived = (settings, endpoint, policy)
     return endpoint, policy

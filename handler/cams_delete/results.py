@@ -54,6 +54,9 @@ class DeletionResult:
     retryable: bool = False
     attempts: int = 0
     retry_after_s: float | None = field(default=None, compare=False)
+    # Retryable by a later invocation only: this one cannot get past it (its keys have
+    # expired, the instance is busy), so it is returned at once for FC or the caller.
+    retry_later: bool = field(default=False, compare=False)
     event_id: str | None = field(default=None, compare=False)
 
     @property
@@ -108,6 +111,7 @@ def failed(
     request_id: str | None = None,
     access_denied_detail: dict[str, Any] | None = None,
     retry_after_s: float | None = None,
+    retry_later: bool = False,
 ) -> DeletionResult:
     return DeletionResult(
         instance_id=instance_id,
@@ -119,6 +123,7 @@ def failed(
         access_denied_detail=access_denied_detail,
         retryable=retryable,
         retry_after_s=retry_after_s,
+        retry_later=retry_later,
     )
 
 

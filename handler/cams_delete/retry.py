@@ -35,9 +35,6 @@ class RetryPolicy:
     max_delay_s: float
     connect_timeout_s: float
     read_timeout_s: float
-    # Codes a later invocation may get past but this one cannot (its keys have expired):
-    # the result stays retryable for FC, and is returned at once.
-    retryable_later: frozenset[str] = frozenset()
 
     def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^n)] (spreads retrying clients)."""
@@ -67,11 +64,7 @@ def with_retries(
             return deadline_exceeded(instance_id, last, attempts)
         attempts += 1
         last = attempt(*attempt_timeouts(policy, remaining)).with_attempts(attempts)
-        if (
-            not last.retryable
-            or attempts >= policy.max_attempts
-            or last.code in policy.retryable_later
-        ):
+        if not last.retryable or last.retry_later or attempts >= policy.max_attempts:
             return last
         retry_after = last.retry_after_s or 0.0
         delay = max(policy.backoff(attempts), retry_after)

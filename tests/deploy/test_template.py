@@ -36,6 +36,7 @@ CONFIG_VARIABLES = {
     "CAMS_ENDPOINT",
     "CAMS_PROTOCOL",
     "CAMS_NOT_FOUND_CODES",
+    "CAMS_RETRY_LATER_CODES",
     "PROTECTED_INSTANCE_IDS",
     "DRY_RUN",
     "LOG_LEVEL",
@@ -310,6 +311,7 @@ def test_the_function_accepts_the_template_environment(props: dict[str, Any]) ->
     assert settings.dry_run is False
     assert settings.max_attempts == 4
     assert settings.bearer_token_sha256 is None
+    assert settings.retry_later_codes == set(config.DEFAULT_RETRY_LATER_CODES)
 
 
 def test_logs_go_to_a_logstore(props: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from cams_delete import cams, entrypoints
 from cams_delete.config import ConfigError, load_settings
+from cams_emulator import Fault
 from cams_local.fc import FunctionMeta, Python310Context
 from tests.conftest import ROLE, Invoke
 
@@ -24,6 +25,7 @@ def test_defaults():
     assert settings.endpoint == "cams.ap-southeast-1.aliyuncs.com"
     assert settings.protocol == "https"
     assert "InvalidInstanceId.NotFound" in settings.not_found_codes
+    assert {"InstanceStatus", "OperationConflict"} <= settings.retry_later_codes
     assert settings.protected_instance_ids == frozenset()
     assert settings.dry_run is False
     assert settings.log_level == "INFO"
@@ -39,11 +41,16 @@ def test_endpoint_follows_region():
 
 def test_lists_are_trimmed():
     settings = load_settings(
-        {"PROTECTED_INSTANCE_IDS": " a , b,,", "CAMS_NOT_FOUND_CODES": "X.NotFound, Y"}
+        {
+            "PROTECTED_INSTANCE_IDS": " a , b,,",
+            "CAMS_NOT_FOUND_CODES": "X.NotFound, Y",
+            "CAMS_RETRY_LATER_CODES": " Instance.Busy ,,Z",
+        }
     )
 
     assert settings.protected_instance_ids == {"a", "b"}
     assert settings.not_found_codes == {"X.NotFound", "Y"}
+    assert settings.retry_later_codes == {"Instance.Busy", "Z"}
 
 
 @pytest.mark.parametrize(
@@ -64,6 +71,12 @@ def test_lists_are_trimmed():
         ({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": "192.168.1.10"}, "CAMS_PROTOCOL"),
         ({"CAMS_PROTOCOL": "http", "CAMS_ENDPOINT": "169.254.100.200"}, "CAMS_PROTOCOL"),
         ({"CAMS_NOT_FOUND_CODES": "a b"}, "CAMS_NOT_FOUND_CODES"),
+        ({"CAMS_RETRY_LATER_CODES": "Busy\nNow"}, "CAMS_RETRY_LATER_CODES"),
+        # Gone and busy at once: which one a retry of it would mean is anyone's guess.
+        (
+            {"CAMS_NOT_FOUND_CODES": "X.NotFound", "CAMS_RETRY_LATER_CODES": "X.NotFound"},
+            "CAMS_RETRY_LATER_CODES",
+        ),
         ({"PROTECTED_INSTANCE_IDS": "ok,not ok"}, "PROTECTED_INSTANCE_IDS"),
         ({"DRY_RUN": "maybe"}, "DRY_RUN"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
@@ -193,6 +206,21 @@ def test_an_empty_not_found_list_means_the_default(emulator, invoke: Invoke, mon
     assert run.result["Outcome"] == "already_deleted"
     assert run.result["Success"] is True
     assert [call.instance_id for call in emulator.calls()] == ["i-gone"]
+
+
+@pytest.mark.parametrize("value", ["", " , "])
+def test_an_empty_retry_later_list_means_the_default(emulator, invoke: Invoke, monkeypatch, value):
+    """GIVEN CAMS_RETRY_LATER_CODES set but empty
+    WHEN CAMS answers that the instance is busy (InstanceStatus.Invalid)
+    THEN the default families still count: the event is kept for a retry, not ended."""
+    monkeypatch.setenv("CAMS_RETRY_LATER_CODES", value)
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("business_error", times=None))
+
+    run = invoke({"InstanceId": "i-1"})
+
+    assert type(run.error).__name__ == "RetryableDeletionError"
+    assert emulator.instances() == {"i-1"}
 
 
 def test_bad_configuration_logs_how_many_requests_the_batch_held(invoke: Invoke, monkeypatch):

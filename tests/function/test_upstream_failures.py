@@ -253,15 +253,17 @@ def test_latency_within_the_timeout_is_just_slow(emulator, invoke: Invoke):
     assert run.result["Attempts"] == 1
 
 
+# A refusal no later attempt gets past: not one of CAMS_RETRY_LATER_CODES' families.
+PERMANENT_CODE = "UnsupportedOperation"
+
+
 def test_business_error_is_permanent_502_and_not_retried(emulator, invoke: Invoke):
-    """GIVEN CAMS answers 200 with a Code other than OK (a business refusal)
+    """GIVEN CAMS answers 200 with a Code other than OK that is not a passing state
     WHEN DELETE /instances/i-1 arrives
     THEN 502 with CAMS's code and message, one attempt, not retryable."""
     emulator.add_instances("i-1")
     emulator.add_fault(
-        Fault(
-            "business_error", code="InstanceStatus.Invalid", message="Instance is busy", times=None
-        )
+        Fault("business_error", code=PERMANENT_CODE, message="Not for this instance", times=None)
     )
 
     run = invoke(delete_request())
@@ -269,8 +271,8 @@ def test_business_error_is_permanent_502_and_not_retried(emulator, invoke: Invok
     body = http_outcome(run)
     assert run.result is not None
     assert run.result["statusCode"] == 502
-    assert body["Code"] == "InstanceStatus.Invalid"
-    assert body["Message"] == "Instance is busy"
+    assert body["Code"] == PERMANENT_CODE
+    assert body["Message"] == "Not for this instance"
     assert body["Retryable"] is False
     assert body["Attempts"] == 1
     assert body["RequestId"]
@@ -281,7 +283,7 @@ def test_business_error_on_an_event_returns_and_logs_at_error(emulator, invoke: 
     WHEN an event asks for the deletion
     THEN the invocation returns the failed result (no raise) and logs it at error level."""
     emulator.add_instances("i-1")
-    emulator.add_fault(Fault("business_error", code="InstanceStatus.Invalid", times=None))
+    emulator.add_fault(Fault("business_error", code=PERMANENT_CODE, times=None))
 
     run = invoke({"InstanceId": "i-1"})
 
@@ -291,6 +293,87 @@ def test_business_error_on_an_event_returns_and_logs_at_error(emulator, invoke: 
     assert run.result["Retryable"] is False
     [deletion] = run.lines("deletion")
     assert deletion["level"] == "error"
+
+
+BUSY = [
+    pytest.param(Fault("business_error", times=None), "InstanceStatus.Invalid", id="status-200"),
+    pytest.param(
+        Fault("business_error", code="IncorrectInstanceStatus.Deleting", times=None),
+        "IncorrectInstanceStatus.Deleting",
+        id="refinement-200",
+    ),
+    pytest.param(Fault("conflict", times=None), "OperationConflict", id="conflict-409"),
+    pytest.param(
+        Fault("conflict", status=423, code="Unlisted.Code", times=None),
+        "Unlisted.Code",
+        id="unlisted-code-423",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fault", "code"), BUSY)
+def test_a_busy_instance_is_409_retryable_after_one_attempt(
+    emulator, invoke: Invoke, fault: Fault, code: str
+):
+    """GIVEN CAMS refusing because the instance is busy or changing state (a code of
+    CAMS_RETRY_LATER_CODES' families, or HTTP 409/423 whatever the code)
+    WHEN DELETE /instances/i-1 arrives
+    THEN 409 with CAMS's code, retryable, after one attempt: retried at once it would be
+    refused again. The instance is still there."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(fault)
+
+    run = invoke(delete_request())
+
+    body = http_outcome(run)
+    assert run.result is not None
+    assert run.result["statusCode"] == 409
+    assert (body["Code"], body["Outcome"]) == (code, "failed")
+    assert body["Retryable"] is True
+    assert body["Attempts"] == 1
+    assert len(emulator.calls()) == 1
+    assert emulator.instances() == {"i-1"}
+
+
+def test_a_busy_instance_keeps_the_event_until_a_redelivery_deletes_it(emulator, invoke: Invoke):
+    """GIVEN CAMS answering InstanceStatus.Invalid (the instance is busy)
+    WHEN an event asks for the deletion, and FC delivers it again once the instance is free
+    THEN the first invocation raises, so that FC retries, and logs a warning that says so;
+    the redelivery deletes the instance."""
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("business_error", times=1))
+
+    first = invoke({"InstanceId": "i-1"})
+
+    assert first.result is None
+    assert type(first.error).__name__ == "RetryableDeletionError"
+    assert "InstanceStatus.Invalid" in str(first.error)
+    [deletion] = first.lines("deletion")
+    assert (deletion["level"], deletion["retryable"], deletion["attempts"]) == ("warning", True, 1)
+    assert [line["status"] for line in first.lines("invocation")] == ["retrying"]
+
+    again = invoke({"InstanceId": "i-1"})
+
+    assert again.result is not None
+    assert again.result["Outcome"] == "deleted"
+    assert emulator.instances() == set()
+
+
+def test_the_retry_later_codes_are_configurable(emulator, invoke: Invoke, monkeypatch):
+    """GIVEN CAMS_RETRY_LATER_CODES naming CAMS's own busy code, Instance.Busy, in place of
+    the default families
+    WHEN CAMS answers that code, and then a code of the defaults it replaced
+    THEN the first is 409 retryable, the second a permanent 502."""
+    monkeypatch.setenv("CAMS_RETRY_LATER_CODES", "Instance.Busy")
+    emulator.add_instances("i-1")
+    emulator.add_fault(Fault("business_error", code="Instance.Busy.Publishing", times=1))
+    emulator.add_fault(Fault("business_error", code="InstanceStatus.Invalid", times=1))
+
+    busy = http_outcome(invoke(delete_request()))
+    other = http_outcome(invoke(delete_request()))
+
+    assert (busy["Code"], busy["Retryable"]) == ("Instance.Busy.Publishing", True)
+    assert (other["Code"], other["Retryable"]) == ("InstanceStatus.Invalid", False)
 
 
 def test_code_ok_with_success_false_is_a_deletion(monkeypatch, invoke: Invoke):
@@ -540,7 +623,7 @@ def test_cams_text_that_echoes_the_roles_keys_reaches_no_caller(
     THEN neither the answer nor the log holds them; the rest of CAMS's text is kept."""
     emulator.add_instances("i-1")
     message = f"token {ROLE.security_token} or key {ROLE.access_key_secret} refused"
-    emulator.add_fault(Fault("business_error", message=message))
+    emulator.add_fault(Fault("business_error", code=PERMANENT_CODE, message=message))
 
     run = invoke(delete_request() if source == "http" else {"InstanceId": "i-1"})
 

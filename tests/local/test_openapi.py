@@ -38,7 +38,7 @@ def test_every_operation_documents_the_statuses_the_function_answers():
     """GIVEN the function's HTTP statuses
     WHEN the operations' responses are read
     THEN each operation lists them (415 only where there is a body)."""
-    common = {"200", "400", "401", "403", "405", "413", "429", "500", "502", "503", "504"}
+    common = {"200", "400", "401", "403", "405", "409", "413", "429", "500", "502", "503", "504"}
     delete = SPEC["paths"]["/instances/{InstanceId}"]["delete"]["responses"]
     post = SPEC["paths"]["/"]["post"]["responses"]
 
@@ -86,7 +86,8 @@ RETRY_TWICE = {"MAX_ATTEMPTS": "2"}
         Provoked(429, "Throttling.User", Fault("throttle", times=None), RETRY_TWICE),
         Provoked(503, "ServiceUnavailable", Fault("unavailable", times=None), RETRY_TWICE),
         Provoked(502, "InternalError", Fault("internal_error", times=None), RETRY_TWICE),
-        Provoked(502, "InstanceStatus.Invalid", Fault("business_error")),
+        Provoked(409, "InstanceStatus.Invalid", Fault("business_error")),
+        Provoked(502, "UnsupportedOperation", Fault("business_error", code="UnsupportedOperation")),
         Provoked(
             504,
             "UpstreamTimeout",

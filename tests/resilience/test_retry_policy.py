@@ -66,7 +66,7 @@ def transient(
     )  # fmt: skip
 
 
-def permanent(code: str = "InstanceStatus.Invalid") -> DeletionResult:
+def permanent(code: str = "UnsupportedOperation") -> DeletionResult:
     return failed("i-1", code, "no", 502, retryable=False, request_id="REQ-PERM")
 
 
@@ -213,7 +213,7 @@ def test_success_on_the_first_attempt_does_not_sleep():
 
 
 @pytest.mark.parametrize(
-    "code", ["InstanceStatus.Invalid", "Forbidden.RAM", "InvalidParameter", "SignatureDoesNotMatch"]
+    "code", ["UnsupportedOperation", "Forbidden.RAM", "InvalidParameter", "SignatureDoesNotMatch"]
 )
 def test_a_permanent_error_is_never_retried(code: str):
     """GIVEN an answer classified as permanent (business, auth, validation)
@@ -230,6 +230,21 @@ def test_a_permanent_error_is_never_retried(code: str):
     assert attempt.clock.sleeps == []
 
 
+def test_a_failure_only_a_later_invocation_gets_past_is_returned_at_once():
+    """GIVEN an answer that is retryable, but not by this invocation (a busy instance, an
+    expired token), after a transient failure
+    WHEN the loop runs
+    THEN it returns that answer at attempt 2, still retryable, though attempts remain."""
+    later = failed("i-1", "InstanceStatus.Locked", "busy", 409, retryable=True, retry_later=True)
+    attempt = ScriptedAttempt(FakeClock(), [transient(), later, ok()])
+
+    result = run(attempt, policy(max_attempts=5))
+
+    assert (result.code, result.retryable, result.attempts) == ("InstanceStatus.Locked", True, 2)
+    assert len(attempt.calls) == 2
+    assert len(attempt.clock.sleeps) == 1
+
+
 def test_a_permanent_error_after_transient_ones_stops_the_loop():
     """GIVEN a transient failure, then a permanent one
     WHEN the loop runs
@@ -238,7 +253,7 @@ def test_a_permanent_error_after_transient_ones_stops_the_loop():
 
     result = run(attempt, policy(max_attempts=5))
 
-    assert result.code == "InstanceStatus.Invalid"
+    assert result.code == "UnsupportedOperation"
     assert result.attempts == 2
     assert len(attempt.calls) == 2
     assert len(attempt.clock.sleeps) == 1
