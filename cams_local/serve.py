@@ -104,7 +104,7 @@ class TriggerRequestHandler(BaseHTTPRequestHandler):
             return HttpResponse(502, headers, body)
         assert invocation.result is not None
         try:
-            return response_from_result(invocation.result)
+            response = response_from_result(invocation.result)
         except (UnicodeEncodeError, ValueError, TypeError) as error:
             # The handler returned something no HTTP response can carry (e.g. a lone
             # surrogate in the body). Say so plainly rather than drop the connection.
@@ -114,6 +114,9 @@ class TriggerRequestHandler(BaseHTTPRequestHandler):
             ).encode()
             headers = {"Content-Type": "application/json", "X-Fc-Request-Id": request_id}
             return HttpResponse(502, headers, body)
+        # FC's gateway names the invocation on every response; the function may not.
+        response.headers["X-Fc-Request-Id"] = request_id
+        return response
 
     def read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

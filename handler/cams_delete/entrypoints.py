@@ -181,11 +181,11 @@ def _answer_http(
         # the function's configuration.
         deleter.log_result(answer.result, caller_reads=caller_reads)
     try:
-        response = http.render(answer, request_id)
+        response = http.render(answer)
     except Exception:
         # Rendered before the invocation line, so that the line has the status sent.
         answer = _http_bug(request_id)
-        response = http.render(answer, request_id)
+        response = http.render(answer)
     _log_invocation(
         "http", [answer.result], started, status=answer.status, caller_reads=caller_reads
     )

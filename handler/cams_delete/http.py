@@ -65,11 +65,11 @@ def respond(
     if settings.bearer_token_sha256 is not None:
         denied = check_bearer_token(request.headers.get("authorization"), settings)
         if denied is not None:
-            return denied
+            return _naming(denied, _path_instance(request))
 
     malformed = envelope_problem(request)
     if malformed is not None:
-        return malformed
+        return _naming(malformed, _path_instance(request))
 
     route = match_route(request.raw_path)
     if route is None:
@@ -144,8 +144,16 @@ def envelope_problem(request: HttpTriggerEvent) -> HttpAnswer | None:
     if not str(raw["requestContext"]["http"]["method"]).isascii():
         # str.upper() reads some non-ASCII letters as ASCII ones (U+017F as S).
         return _refuse(400, "InvalidEvent", "The request's method must be ASCII, as FC sends it")
-    for name in (None, "headers", "queryParameters"):
-        part = raw if name is None else raw.get(name)
+    context = raw["requestContext"]  # recognised by it: an object, as is its http
+    parts = (
+        ("", raw),
+        ("headers", raw.get("headers")),
+        ("queryParameters", raw.get("queryParameters")),
+        # Its method decides between a DELETE and a 405.
+        ("requestContext", context),
+        ("requestContext.http", context["http"]),
+    )
+    for name, part in parts:
         if isinstance(part, RepeatedKeys):
             where = f"The request's {name}" if name else "The request"
             names = ", ".join(repr(shown(key, 64)) for key in part.repeated[:3])
@@ -197,6 +205,12 @@ def match_route(raw_path: str) -> tuple[str | None, str] | None:
         # encoded '/' stays inside the ID (and is then rejected by validation).
         return unquote(segments[2]), "DELETE"
     return None
+
+
+def _path_instance(request: HttpTriggerEvent) -> str | None:
+    """The instance a request's path names, for a refusal made before its route is read."""
+    route = match_route(request.raw_path)
+    return route[0] if route is not None else None
 
 
 def decode_body(request: HttpTriggerEvent) -> bytes | HttpAnswer:
@@ -311,10 +325,9 @@ def candidate_from_body(request: HttpTriggerEvent, body: bytes) -> Extracted | H
 def misconfigured(request: HttpTriggerEvent, variable: str, request_id: str | None) -> HttpAnswer:
     """A 500 while the function's configuration is invalid. It names the variable, not its
     value (the caller may not be the operator), and the instance the path named, if any."""
-    route = match_route(request.raw_path)
     return HttpAnswer(
         rejected(
-            route[0] if route is not None else None,
+            _path_instance(request),
             "InvalidConfiguration",
             f"The function's configuration is invalid ({variable}); its log has the details "
             f"under request id {request_id or 'unknown'}",
@@ -338,15 +351,14 @@ def unexpected_error(request_id: str | None) -> HttpAnswer:
     )
 
 
-def render(answer: HttpAnswer, request_id: str | None) -> dict[str, Any]:
-    """The response FC's HTTP trigger expects."""
+def render(answer: HttpAnswer) -> dict[str, Any]:
+    """The response FC's HTTP trigger expects. No `x-fc-` header: FC reserves them (it sets
+    x-fc-request-id itself)."""
     headers = {
         "Content-Type": "application/json",
         "Cache-Control": "no-store",
         **answer.headers,
     }
-    if request_id:
-        headers["X-Fc-Request-Id"] = request_id
     return {
         "statusCode": answer.status,
         "headers": headers,

@@ -29,6 +29,8 @@ def assert_json_response(run, status: int) -> dict:
     assert run.result["statusCode"] == status
     assert run.result["isBase64Encoded"] is False
     assert run.result["headers"]["Content-Type"] == "application/json"
+    reserved = [name for name in run.result["headers"] if name.lower().startswith("x-fc-")]
+    assert reserved == [], "FC reserves x-fc- response headers, and sets x-fc-request-id itself"
     assert "Traceback" not in run.result["body"]
     body = run.body
     assert_valid_result(body)
@@ -277,6 +279,22 @@ def _with_repeated(event: dict, field: str | None, key: str, first: str, second:
     return (text[:start] + pairs + separator + text[start:]).encode()
 
 
+def _with_repeated_method(first: str, second: str) -> bytes:
+    """The event as JSON text whose requestContext.http gives its method twice."""
+    text = json.dumps(http_event(first))
+    method = f'"method": {json.dumps(first)}'
+    assert text.count(method) == 1
+    return text.replace(method, f'{method}, "method": {json.dumps(second)}').encode()
+
+
+def _with_repeated_context(event: dict) -> bytes:
+    """The event as JSON text whose requestContext gives its http twice, a GET first."""
+    text = json.dumps(event)
+    context = '"requestContext": {'
+    get = json.dumps({**event["requestContext"]["http"], "method": "GET"})
+    return text.replace(context, f'{context}"http": {get}, ').encode()
+
+
 _I_1 = '{"InstanceId": "i-1"}'
 _JSON = {"Content-Type": "application/json"}
 MALFORMED_ENVELOPES = [
@@ -294,6 +312,17 @@ MALFORMED_ENVELOPES = [
         _with_repeated(http_event(), None, "rawPath", "/", "/instances/i-1"),
         "InvalidParameter.RepeatedKey",
         id="path-twice",
+    ),
+    # Which method counts decides between a 405 and a deletion.
+    pytest.param(
+        _with_repeated_method("GET", "DELETE"),
+        "InvalidParameter.RepeatedKey",
+        id="method-twice",
+    ),
+    pytest.param(
+        _with_repeated_context(http_event()),
+        "InvalidParameter.RepeatedKey",
+        id="request-context-http-twice",
     ),
     pytest.param(http_event(queryParameters="dryRun=true"), "InvalidEvent", id="query-as-text"),
     pytest.param(http_event(queryParameters={"dryRun": True}), "InvalidEvent", id="query-bool"),
@@ -332,12 +361,18 @@ def test_an_http_envelope_fc_would_not_build_is_refused(
     given twice, a query, headers or body of the wrong type, or a flag beside the request
     WHEN the function receives it
     THEN 400 with a Code that says what is wrong, and nothing is deleted: each way of
-    reading it could lose the caller's dry run."""
+    reading it could lose the caller's dry run. The refusal, and its log line, name the
+    instance the path does, so that it can be found by it."""
     emulator.add_instances("i-1", "i-2")
+    raw_path = (json.loads(event) if isinstance(event, bytes) else event).get("rawPath")
+    named = "i-1" if raw_path == "/instances/i-1" else None
 
-    result = assert_json_response(invoke(event), 400)
+    run = invoke(event)
 
+    result = assert_json_response(run, 400)
     assert result["Code"] == code
+    [deletion] = run.lines("deletion")
+    assert deletion["instance_id"] == result["InstanceId"] == named
     assert emulator.journal() == []
 
 
@@ -363,6 +398,8 @@ class TestBearerToken:
 
         result = assert_json_response(run, 401)
         assert result["Code"] == "Unauthorized"
+        [deletion] = run.lines("deletion")
+        assert deletion["instance_id"] == result["InstanceId"] == "i-1"  # the path's
         assert run.result is not None
         assert run.result["headers"]["WWW-Authenticate"].startswith("Bearer")
         assert emulator.journal() == []
