@@ -158,8 +158,9 @@ class _Call:
             return self.record(replace(reply, headers=extra_headers), fault=kind)
         if kind == "business_error":
             reply = business_reply(
-                "InstanceStatus.Invalid" if fault.code is None else fault.code,
-                fault.message or "The current instance status does not support this operation.",
+                # A refusal that stays: `conflict` is the kind for an instance that is busy.
+                "UnsupportedOperation" if fault.code is None else fault.code,
+                fault.message or "The specified instance does not support this operation.",
                 success=False,
                 request_id=self.request_id,
             )

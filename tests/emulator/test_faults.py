@@ -95,7 +95,7 @@ def test_business_error_is_200_with_a_code(emulator, sdk):
 
 def test_business_error_has_a_default_code(emulator, sdk):
     emulator.add_fault(Fault("business_error"))
-    assert sdk.delete("i-1").body.code == "InstanceStatus.Invalid"
+    assert sdk.delete("i-1").body.code == "UnsupportedOperation"
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,7 @@ def test_an_empty_retry_later_list_means_the_default(emulator, invoke: Invoke, m
     THEN the default families still count: the event is kept for a retry, not ended."""
     monkeypatch.setenv("CAMS_RETRY_LATER_CODES", value)
     emulator.add_instances("i-1")
-    emulator.add_fault(Fault("business_error", times=None))
+    emulator.add_fault(Fault("business_error", code="InstanceStatus.Invalid", times=None))
 
     run = invoke({"InstanceId": "i-1"})
 

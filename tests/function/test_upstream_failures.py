@@ -253,7 +253,8 @@ def test_latency_within_the_timeout_is_just_slow(emulator, invoke: Invoke):
     assert run.result["Attempts"] == 1
 
 
-# A refusal no later attempt gets past: not one of CAMS_RETRY_LATER_CODES' families.
+# A refusal no later attempt gets past: not one of CAMS_RETRY_LATER_CODES' families (and
+# the emulator's business_error by default).
 PERMANENT_CODE = "UnsupportedOperation"
 
 
@@ -296,7 +297,11 @@ def test_business_error_on_an_event_returns_and_logs_at_error(emulator, invoke: 
 
 
 BUSY = [
-    pytest.param(Fault("business_error", times=None), "InstanceStatus.Invalid", id="status-200"),
+    pytest.param(
+        Fault("business_error", code="InstanceStatus.Invalid", times=None),
+        "InstanceStatus.Invalid",
+        id="status-200",
+    ),
     pytest.param(
         Fault("business_error", code="IncorrectInstanceStatus.Deleting", times=None),
         "IncorrectInstanceStatus.Deleting",
@@ -341,7 +346,7 @@ def test_a_busy_instance_keeps_the_event_until_a_redelivery_deletes_it(emulator,
     THEN the first invocation raises, so that FC retries, and logs a warning that says so;
     the redelivery deletes the instance."""
     emulator.add_instances("i-1")
-    emulator.add_fault(Fault("business_error", times=1))
+    emulator.add_fault(Fault("business_error", code="InstanceStatus.Invalid", times=1))
 
     first = invoke({"InstanceId": "i-1"})
 

@@ -86,8 +86,10 @@ RETRY_TWICE = {"MAX_ATTEMPTS": "2"}
         Provoked(429, "Throttling.User", Fault("throttle", times=None), RETRY_TWICE),
         Provoked(503, "ServiceUnavailable", Fault("unavailable", times=None), RETRY_TWICE),
         Provoked(502, "InternalError", Fault("internal_error", times=None), RETRY_TWICE),
-        Provoked(409, "InstanceStatus.Invalid", Fault("business_error")),
-        Provoked(502, "UnsupportedOperation", Fault("business_error", code="UnsupportedOperation")),
+        Provoked(
+            409, "InstanceStatus.Invalid", Fault("business_error", code="InstanceStatus.Invalid")
+        ),
+        Provoked(502, "UnsupportedOperation", Fault("business_error")),
         Provoked(
             504,
             "UpstreamTimeout",
