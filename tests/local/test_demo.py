@@ -21,7 +21,7 @@ def test_demo_command_runs_every_sample_and_exits_zero(manifest: Manifest):
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert "CAMS instances before (14):" in out
-    assert out.count("✓ as documented") == len(manifest.runs) == 15
+    assert out.count("✓ as documented") == len(manifest.runs) == 16
     assert "✗" not in out
     assert re.search(r"InstanceId +Outcome +Code +Attempts +Retryable +Message", out)
     for outcome in ("deleted", "already_deleted", "dry_run", "rejected", "failed"):
@@ -29,7 +29,7 @@ def test_demo_command_runs_every_sample_and_exits_zero(manifest: Manifest):
     assert "HTTP 405 (Allow: DELETE)" in out
     assert "function error: RetryableDeletionError" in out
     assert "CAMS instances after (2):\n  cams-7f3a9c11 cams-7f3a9c12" in out
-    assert out.rstrip().endswith("demo: 15 samples, all as documented")
+    assert out.rstrip().endswith("demo: 16 samples, all as documented")
     assert '"event":' not in out, "the function's log lines are condensed, not dumped"
 
 
