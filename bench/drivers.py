@@ -389,7 +389,7 @@ stages = {
     "client cache lookup": lambda: deleter._CLIENTS.get(endpoint, role),
     "delete_once, SDK call stubbed": lambda: cams.delete_once(
         client, "i-123456", connect_timeout_s=5, read_timeout_s=10,
-        not_found_codes=settings.not_found_codes,
+        not_found_codes=settings.not_found_codes, retry_later_codes=settings.retry_later_codes,
     ),
     # Built once per pair of timeouts, as delete_once takes them.
     "  RuntimeOptions (cached)": lambda: cams._runtime_options(5000, 10000),

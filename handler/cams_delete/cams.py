@@ -347,7 +347,7 @@ def delete_once(
     connect_timeout_s: float,
     read_timeout_s: float,
     not_found_codes: frozenset[str],
-    retry_later_codes: frozenset[str] = frozenset(),
+    retry_later_codes: frozenset[str],
 ) -> DeletionResult:
     """Send one DeleteInstance and classify the answer; never retries by itself.
 

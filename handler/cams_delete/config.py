@@ -126,16 +126,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         )
 
     # Empty means unset, as for CAMS_REGION: no code at all would make every redelivered
-    # delete of a gone instance a permanent failure.
-    not_found_codes = _csv(text("CAMS_NOT_FOUND_CODES")) or list(DEFAULT_NOT_FOUND_CODES)
-    for code in not_found_codes:
-        if not _CODE.fullmatch(code):
-            raise ConfigError("CAMS_NOT_FOUND_CODES", f"{code!r} is not an error code")
-    # Empty means unset too: with no code, a busy instance's refusal would end the event.
-    retry_later_codes = _csv(text("CAMS_RETRY_LATER_CODES")) or list(DEFAULT_RETRY_LATER_CODES)
+    # delete of a gone instance a permanent failure, and a busy instance's refusal end the
+    # event.
+    not_found_codes = _codes(environ, "CAMS_NOT_FOUND_CODES", DEFAULT_NOT_FOUND_CODES)
+    retry_later_codes = _codes(environ, "CAMS_RETRY_LATER_CODES", DEFAULT_RETRY_LATER_CODES)
     for code in retry_later_codes:
-        if not _CODE.fullmatch(code):
-            raise ConfigError("CAMS_RETRY_LATER_CODES", f"{code!r} is not an error code")
         if code in not_found_codes:
             raise ConfigError(
                 "CAMS_RETRY_LATER_CODES",
@@ -269,6 +264,15 @@ def _names_guard(spelling: str, word: str) -> bool:
 
 def _csv(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _codes(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of CAMS codes; empty means the default."""
+    codes = _csv(environ.get(name, "")) or list(default)
+    for code in codes:
+        if not _CODE.fullmatch(code):
+            raise ConfigError(name, f"{code!r} is not an error code")
+    return codes
 
 
 def _boolean(environ: Mapping[str, str], name: str) -> bool:
