@@ -620,3 +620,142 @@ _report(REPORT, {
 })
 """
 )
+
+# Where a warm invocation's time goes as the warm goal meets it: each invocation between
+# bare SDK calls, whose code and data evict the handler's from the CPU caches (the hot
+# loops of STAGES do not). A timer around each step of the handler's path, the SDK call
+# included; per step, the median over the invocations, in seconds. The timers add their
+# own cost: the handler's total here is above the warm measure's.
+INSITU = (
+    """
+import functools
+import gc
+import json
+import statistics
+import sys
+import time
+
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+import index
+from alibabacloud_cams20200606.client import Client
+from alibabacloud_cams20200606.models import DeleteInstanceRequest
+from alibabacloud_tea_openapi.utils_models import Config
+"""
+    + _CONTEXT
+    + _BARE_CLIENT
+    + _REPORT
+    + """
+job = json.loads(JOB)
+rounds, warmup, bare_per_round = job["rounds"], job["warmup"], job["bare_per_round"]
+index.initialize(_context("insitu-init", job))
+from cams_delete import cams, config, credentials, deleter, entrypoints, extract, logs
+from cams_delete import results, sources
+
+context = _context("insitu", job)
+settings = config.current_settings()
+role = credentials.resolve(context)
+endpoint = cams.Endpoint(settings.endpoint, settings.protocol, settings.region)
+client = deleter._CLIENTS.get(endpoint, role)  # the handler's own, reused while keys stay
+bare = _bare_client(job)
+contexts = [_context("insitu-%d" % n, job) for n in range(warmup + rounds)]
+clock = time.perf_counter
+spent = {}
+
+
+def timed(owner, name, label):
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        began = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[label] += clock() - began
+
+    setattr(owner, name, wrapper)
+
+
+# In the order the handler takes them; none inside another but the last two.
+STEPS = (
+    (credentials, "find", "role keys found"),
+    (logs, "bind_invocation", "log context bound"),
+    (sources, "recognise", "event recognised"),
+    (entrypoints, "current_settings", "settings read"),
+    (extract, "from_single", "request extracted"),
+    (deleter, "decide_without_cams", "validated, policy applied"),
+    (deleter._CLIENTS, "get", "client looked up"),
+    (client, "call_api", "the SDK call (call_api)"),
+    (cams, "classify_body", "answer classified"),
+    (deleter, "log_result", "deletion line"),
+    (results.DeletionResult, "to_document", "result document"),
+    (entrypoints, "_log_invocation", "invocation line"),
+    (logs, "render_line", "  of the lines: rendered"),
+    (logs.StdoutLogger, "msg", "  of the lines: written"),
+)
+for owner, name, label in STEPS:
+    timed(owner, name, label)
+# The logger holds the processor itself, not the module's name for it.
+logs._processors[0] = logs.render_line
+logs._logger = None
+logs.configure(settings.log_level)
+labels = [label for _, _, label in STEPS]
+steps = {label: [] for label in labels}
+handler_s, bare_s, bad = [], [], []
+
+
+def run_handler(n):
+    instance_id = "insitu-handler-%d" % n
+    for label in labels:
+        spent[label] = 0.0
+    began = clock()
+    result = index.handler(b'{"InstanceId": "%s"}' % instance_id.encode(), contexts[n])
+    elapsed = clock() - began
+    if result.get("Outcome") != "deleted":
+        bad.append(("handler", instance_id, result.get("Code")))
+    return elapsed
+
+
+def run_bare(n, k):
+    instance_id = "insitu-bare-%d-%d" % (n, k)
+    began = clock()
+    response = bare.delete_instance(DeleteInstanceRequest(instance_id=instance_id))
+    elapsed = clock() - began
+    if response.body.code != "OK":
+        bad.append(("bare", instance_id, response.body.code))
+    return elapsed
+
+
+for n in range(warmup + rounds):
+    if n == warmup:
+        gc.collect()
+    # The handler's place among the round's bare calls rotates.
+    slot = n % (bare_per_round + 1)
+    for k in range(bare_per_round + 1):
+        if k == slot:
+            elapsed = run_handler(n)
+            if n >= warmup:
+                handler_s.append(elapsed)
+                for label in labels:
+                    steps[label].append(spent[label])
+        else:
+            elapsed = run_bare(n, k)
+            if n >= warmup:
+                bare_s.append(elapsed)
+own = [total - call for total, call in zip(handler_s, steps["the SDK call (call_api)"])]
+outside = [
+    total - sum(steps[label][n] for label in labels if not label.startswith(" "))
+    for n, total in enumerate(handler_s)
+]
+_report(REPORT, {
+    "ok": not bad,
+    "bad": bad[:5],
+    "handler_s": statistics.median(handler_s),
+    "bare_s": statistics.median(bare_s),
+    "handler_without_call_s": statistics.median(own),
+    "steps_s": {label: statistics.median(values) for label, values in steps.items()},
+    "between_steps_s": statistics.median(outside),
+})
+"""
+)

@@ -247,6 +247,22 @@ def transport(target: Target, calls: int, warmup: int = 200) -> dict[str, Any]:
     return report
 
 
+def insitu(target: Target, rounds: int, bare_per_round: int, warmup: int = 200) -> dict[str, Any]:
+    """A warm invocation's steps timed among bare SDK calls (drivers.INSITU): medians, in
+    seconds."""
+    total = warmup + rounds
+    # The driver names its instances the same way.
+    target.emulator.add_instances(
+        *(f"insitu-handler-{n}" for n in range(total)),
+        *(f"insitu-bare-{n}-{k}" for n in range(total) for k in range(bare_per_round + 1)),
+    )
+    job = target.job(rounds=rounds, warmup=warmup, bare_per_round=bare_per_round)
+    result = target.run(drivers.INSITU, target.package.with_bytecode, job)
+    target.emulator.clear_journal()
+    report: dict[str, Any] = result.report
+    return report
+
+
 HTTPS_VARIANTS = ("as built", "bundle loaded per connection")
 HTTPS_MEASURES = ("initialize_s", "first_s", "new_connection_s", "warm_s")
 

@@ -14,6 +14,9 @@ https    over HTTPS (the emulator behind TLS), fresh processes in pairs: the ini
 transport
          a warm bare SDK call's time by stage of its path (SDK, darabonba, requests,
          urllib3, http.client), and its client CPU, under the target runtime.
+insitu   a warm invocation's steps, each timed, among bare SDK calls as the warm goal
+         measures it (their code evicts the handler's from the CPU caches), under the
+         target runtime: the median of each step, and of the handler without its SDK call.
 warm     pyinstrument over warm handler invocations against the emulator, in this
          interpreter with handler/ on the path (pyinstrument is a dev dependency).
 """
@@ -172,15 +175,34 @@ def transport(calls: int) -> None:
         print(f"  {seconds * 1e6:8.1f}  {label}")
 
 
+def insitu(rounds: int) -> None:
+    bare_per_round = len(measure.WARM_CONTENDERS) - 1  # as many other calls as the warm bench
+    with _packaged_target() as target:
+        report = measure.insitu(target, rounds, bare_per_round)
+    bare, handler = report["bare_s"], report["handler_s"]
+    print(
+        f"{target.package.runtime}: {rounds} warm invocations, each among {bare_per_round} "
+        f"bare SDK calls; medians, µs (the timers' own cost included)"
+    )
+    print(f"  {handler * 1e6:8.1f}  the handler ({handler / bare:.3f}x the bare call)")
+    print(f"  {bare * 1e6:8.1f}  the bare SDK call")
+    print(f"  {report['handler_without_call_s'] * 1e6:8.1f}  the handler without its SDK call")
+    print("  by step:")
+    for label, seconds in report["steps_s"].items():
+        print(f"  {seconds * 1e6:8.1f}    {label}")
+    print(f"  {report['between_steps_s'] * 1e6:8.1f}    between the steps (the path's own code)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument(
-        "what", choices=("imports", "stages", "first", "https", "transport", "warm")
+        "what",
+        choices=("imports", "stages", "first", "https", "transport", "insitu", "warm"),
     )
     parser.add_argument(
         "--top", type=int, default=15, help="imports: modules listed; first: functions listed"
     )
-    parser.add_argument("--invocations", type=int, default=3000, help="warm: invocations")
+    parser.add_argument("--invocations", type=int, default=3000, help="warm, insitu: invocations")
     parser.add_argument("--pairs", type=int, default=12, help="https: pairs of processes")
     parser.add_argument("--calls", type=int, default=3000, help="transport: calls per pass")
     args = parser.parse_args(argv)
@@ -194,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         https(args.pairs)
     elif args.what == "transport":
         transport(args.calls)
+    elif args.what == "insitu":
+        insitu(args.invocations)
     else:
         warm(args.invocations)
     return 0

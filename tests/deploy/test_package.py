@@ -535,6 +535,7 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
         stages = measure.stages(target, calls=5)
         first = measure.first_call(target, top=5)
         transport = measure.transport(target, calls=4, warmup=1)
+        insitu = measure.insitu(target, rounds=4, bare_per_round=2, warmup=2)
 
     authority = new_authority("bench drivers test authority")
     bundle = authority.added_to(certifi.where(), tmp_path / "cacert.pem")
@@ -563,6 +564,15 @@ def test_the_bench_drivers_run_against_the_package(built: Built, tmp_path: Path)
     stages_s = transport["stages_s"]
     assert all(seconds > 0 for seconds in stages_s.values()), stages_s
     assert stages_s["the call"] >= stages_s["    sent (darabonba do_action)"]
+    # Every step of the handler's path was reached and timed, the SDK call inside the
+    # handler's total, and the steps no more than the total.
+    assert insitu["ok"], insitu["bad"]
+    steps = insitu["steps_s"]
+    assert all(seconds > 0 for seconds in steps.values()), steps
+    assert steps["the SDK call (call_api)"] < insitu["handler_s"]
+    assert 0 < insitu["handler_without_call_s"] < insitu["handler_s"]
+    assert insitu["between_steps_s"] > 0
+    assert insitu["bare_s"] > 0
     assert set(https) == set(measure.HTTPS_VARIANTS)
     assert all(
         https[name][key] > 0 for name in measure.HTTPS_VARIANTS for key in measure.HTTPS_MEASURES
