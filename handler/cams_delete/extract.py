@@ -97,7 +97,8 @@ def from_cloud_event(event: CloudEvent) -> Extracted:
 
 def _from_cloud_event(event: CloudEvent) -> Extracted:
     if isinstance(event.raw, RepeatedKeys):
-        return _repeated(event.raw.repeated, "The CloudEvent", event.id)
+        named = _named_inside(event.raw, "data")
+        return _repeated(event.raw.repeated, "The CloudEvent", event.id, named)
     data = _cloud_event_data(event.raw, event.id)
     if isinstance(data, DeletionResult):
         return data
@@ -117,7 +118,8 @@ def _from_cloud_event(event: CloudEvent) -> Extracted:
 
 def from_timer(event: TimerEvent) -> Extracted:
     if isinstance(event.raw, RepeatedKeys):
-        return _repeated(event.raw.repeated, "The timer event")
+        named = _named_inside(event.raw, "payload")
+        return _repeated(event.raw.repeated, "The timer event", instance_id=named)
     payload = event.payload
     parsed = parse_json(payload) if isinstance(payload, str) else payload
     if isinstance(parsed, UnrecognisedEvent):
@@ -155,7 +157,8 @@ def request_in(
     only meant to check. So is an object that repeats a key (see RepeatedKeys), and a flag
     anywhere else in the object, where nothing would read it (see flags.find_unread)."""
     if isinstance(container, RepeatedKeys):
-        return _repeated(container.repeated, prefix.rstrip(".") or "The request", event_id)
+        where = prefix.rstrip(".") or "The request"
+        return _repeated(container.repeated, where, event_id, _named_once(container))
     flags = outer_flags + dry_run_flags(container)
     if "InstanceId" not in container:
         fields = [field for field in MESSAGE_BODY_FIELDS if field in container]
@@ -287,6 +290,23 @@ def _repeated(
         f"{_about(event_id)}{where} names {names} more than once; JSON parsers disagree on "
         "which value counts, so nothing was done: send each key once",
     )
+
+
+def _named_once(container: object) -> object:
+    """The InstanceId an object refused whole names, for its result and line (a search of
+    the log by instance finds the refusal); None when it names none, or names it twice."""
+    if not isinstance(container, Mapping):
+        return None
+    if isinstance(container, RepeatedKeys) and "InstanceId" in container.repeated:
+        return None
+    return container.get("InstanceId")
+
+
+def _named_inside(envelope: RepeatedKeys, field: str) -> object:
+    """_named_once for the request an envelope refused whole carries in `field`."""
+    if field in envelope.repeated:
+        return None
+    return _named_once(json_or_text(envelope.get(field)))
 
 
 def _missing(

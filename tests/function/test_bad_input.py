@@ -577,6 +577,72 @@ def test_a_key_given_twice_is_refused(emulator, invoke: Invoke, event: bytes, ke
     assert emulator.journal() == []
 
 
+NAMED_DESPITE_A_REPEATED_KEY = [
+    pytest.param(b'{"InstanceId": "i-1", "DryRun": true, "DryRun": false}', id="direct"),
+    pytest.param(
+        _cloud_event_bytes('{"InstanceId": "i-1", "DryRun": true, "DryRun": false}'),
+        id="cloud-event-data",
+    ),
+    pytest.param(
+        _cloud_event_bytes('{"InstanceId": "i-1"}').replace(b'"id"', b'"id": "x", "id"'),
+        id="cloud-event-envelope",
+    ),
+    pytest.param(
+        b'{"triggerTime": "2026-11-27T09:00:00Z", "triggerName": "t", "triggerName": "u",'
+        b' "payload": "{\\"InstanceId\\": \\"i-1\\"}"}',
+        id="timer-envelope",
+    ),
+]
+
+
+@pytest.mark.parametrize("event", NAMED_DESPITE_A_REPEATED_KEY)
+def test_a_repeated_key_refusal_names_the_instance_it_kept(emulator, invoke: Invoke, event: bytes):
+    """GIVEN a request that names one InstanceId once, in an object that repeats another key
+    (or inside an envelope that does)
+    WHEN the function refuses it
+    THEN its result and its deletion line name that InstanceId, so that a search of the log
+    by instance finds the refusal; CAMS is not called."""
+    emulator.add_instances("i-1")
+    assert json.loads(event)
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.RepeatedKey"
+    assert run.result["InstanceId"] == "i-1"
+    [line] = run.lines("deletion")
+    assert line["instance_id"] == "i-1"
+    assert emulator.journal() == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(b'{"InstanceId": "i-other", "InstanceId": "i-1"}', id="instance-id"),
+        pytest.param(
+            _cloud_event_bytes('{"InstanceId": "i-1"}').replace(
+                b'"data"', b'"data": {"InstanceId": "i-other"}, "data"'
+            ),
+            id="cloud-event-data",
+        ),
+    ],
+)
+def test_a_repeated_key_refusal_names_no_instance_when_the_instance_is_repeated(
+    emulator, invoke: Invoke, event: bytes
+):
+    """GIVEN a request whose InstanceId itself (or the object that holds it) is given twice
+    WHEN the function refuses it
+    THEN its result names no instance: which one was meant is what is unknown."""
+    emulator.add_instances("i-1", "i-other")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.RepeatedKey"
+    assert run.result["InstanceId"] is None
+    assert emulator.journal() == []
+
+
 def test_a_repeated_key_refuses_only_its_own_batch_element(emulator, invoke: Invoke):
     """GIVEN a Kafka-style RawData batch whose first record's value names InstanceId twice
     WHEN the batch is handled
