@@ -32,6 +32,8 @@ _HOST_PORT = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:(?P<port>
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _CODE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# How to make HTTP_BEARER_TOKEN_SHA256's value: sha256sum alone prints "<hex>  -".
+BEARER_HASH_COMMAND = """printf %s "$TOKEN" | sha256sum | cut -d' ' -f1"""
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -151,7 +153,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if token_hash is not None and not _SHA256_HEX.fullmatch(token_hash):
         raise ConfigError(
             "HTTP_BEARER_TOKEN_SHA256",
-            "must be the 64-character hex SHA-256 of the token (printf %s TOKEN | sha256sum)",
+            f"must be the 64-character hex SHA-256 of the token, as `{BEARER_HASH_COMMAND}` "
+            "prints it",
         )
 
     retry_base_ms = _integer(environ, "RETRY_BASE_DELAY_MS", 100, 1, 60_000)

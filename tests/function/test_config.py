@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
 import sys
 import traceback
+from pathlib import Path
 
 import pytest
 
 from cams_delete import cams, entrypoints
-from cams_delete.config import ConfigError, load_settings
+from cams_delete.config import BEARER_HASH_COMMAND, ConfigError, load_settings
 from cams_emulator import Fault
 from cams_local.fc import FunctionMeta, Python310Context
 from tests.conftest import ROLE, Invoke
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults():
@@ -98,6 +104,30 @@ def test_bad_values_name_their_variable(environ, variable):
 
     assert raised.value.variable == variable
     assert str(raised.value).startswith(f"{variable}: ")
+
+
+def test_the_bearer_hash_command_makes_a_value_the_function_takes(tmp_path):
+    """GIVEN a bearer token, and the command the error, the README and the template give for
+    HTTP_BEARER_TOKEN_SHA256
+    WHEN the command runs in a shell, and its output is the variable's value
+    THEN the function takes it as the token's SHA-256; sha256sum's own output, which ends
+    in "  -", is refused with a message that gives the command."""
+    token = "s3cr3t token-" + "x" * 20
+    made = subprocess.run(
+        ["bash", "-c", BEARER_HASH_COMMAND], env={"TOKEN": token, "PATH": os.environ["PATH"]},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    value = made.stdout.rstrip("\n")
+
+    assert load_settings({"HTTP_BEARER_TOKEN_SHA256": value}).bearer_token_sha256 == (
+        hashlib.sha256(token.encode()).hexdigest()
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"HTTP_BEARER_TOKEN_SHA256": f"{value}  -"})
+    assert BEARER_HASH_COMMAND in str(raised.value)
+    for document in ("README.md", "template.yml"):
+        text = (REPO / document).read_text().replace("\\|", "|")  # a table cell escapes |
+        assert BEARER_HASH_COMMAND in text, document
 
 
 @pytest.mark.parametrize("endpoint", ["127.0.0.1:8080", "localhost:1", "[::1]:9000", "127.9.9.9"])
