@@ -15,6 +15,7 @@ from cams_delete.results import (
     UNEXPECTED_ERROR,
     DeletionResult,
     batch_document,
+    echoable_instance_id,
     outcome_counts,
     rejected,
     rejected_batch_document,
@@ -133,14 +134,14 @@ def _answer_bug(
         if request is None:
             _bug("unknown", started)
             return None
-        return _answer_http(request, _http_bug(request_id), request_id, started)
+        return _answer_http(request, _http_bug(request_id, request), request_id, started)
     except Exception:
         # The log itself is broken: the answer must not depend on it.
         if request is None:
             return None
         from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
-        return http.render(http.unexpected_error(request_id))
+        return http.last_resort(request_id)
 
 
 def _waiting_http_request(event: bytes) -> sources.HttpTriggerEvent | None:
@@ -208,7 +209,7 @@ def _handle_http(
     try:
         answer = http.respond(request, settings, plan_for)
     except Exception:
-        answer = _http_bug(request_id)
+        answer = _http_bug(request_id, request)
     return _answer_http(request, answer, request_id, started)
 
 
@@ -227,8 +228,11 @@ def _answer_http(
         response = http.render(answer)
     except Exception:
         # Rendered before the invocation line, so that the line has the status sent.
-        answer = _http_bug(request_id)
-        response = http.render(answer)
+        answer = _http_bug(request_id, request)
+        try:
+            response = http.render(answer)
+        except Exception:
+            response = http.last_resort(request_id)  # rendering itself is what fails
     _log_invocation(
         "http", [answer.result], started, status=answer.status, caller_reads=caller_reads
     )
@@ -238,22 +242,54 @@ def _answer_http(
     return response
 
 
-def _http_bug(request_id: str | None) -> HttpAnswer:
+def _http_bug(request_id: str | None, request: sources.HttpTriggerEvent) -> HttpAnswer:
     """For the exception being handled in an HTTP request: its traceback logged, and the
-    normalized 500 to answer with."""
+    normalized 500 to answer with; both name the instance the path named, if it can still
+    be read, so that the request can be found and sent again."""
     from cams_delete import http  # noqa: PLC0415 - only HTTP-triggered functions need it
 
-    logs.get().exception("unexpected_error", source="http")
-    return http.unexpected_error(request_id)
+    try:
+        instance_id = echoable_instance_id(http.path_instance(request))
+    except Exception:
+        instance_id = None
+    named = {"instance_id": instance_id} if instance_id is not None else {}
+    logs.get().exception("unexpected_error", source="http", **named)
+    return http.unexpected_error(request_id, instance_id)
 
 
-def _bug(source: str, started: float, count: int = 0) -> UnexpectedFunctionError:
+def _bug(
+    source: str, started: float, count: int = 0, event: sources.RecognisedEvent | None = None
+) -> UnexpectedFunctionError:
     """For the exception being handled: its traceback and the invocation line logged (with
-    the `count` of requests that arrived, when known), and the function's own error to
-    raise, so that FC keeps the event."""
+    the `count` of requests that arrived, when known, and what the `event` named, as far as
+    it can still be read), and the function's own error to raise, so that FC keeps the
+    event. The line is written directly: the helpers that build others may be the bug."""
     logs.get().exception("unexpected_error", source=source)
-    _log_invocation(source, [], started, status="error", count=count)
+    held = _named_by(event) if event is not None else None
+    logs.get().error(
+        "invocation",
+        source=source,
+        count=count,
+        status="error",
+        outcomes={},
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+        **({"held": held} if held is not None else {}),
+    )
     return UnexpectedFunctionError(UNEXPECTED)
+
+
+def _named_by(event: sources.RecognisedEvent) -> list[str] | None:
+    """What an event stopped by a bug asked for, as a refused batch's lines name it (up to
+    a line's worth); None when reading it fails too."""
+    try:
+        if isinstance(event, sources.EventBatch):
+            return _held(event.elements[:_HELD_PER_LINE])
+        if isinstance(event, (sources.DirectRequest, sources.CloudEvent, sources.TimerEvent)):
+            name = _name_of(extract.from_single(event))
+            return [name] if name is not None else []
+    except Exception:
+        return None
+    return []
 
 
 def _raise_for_async(result: DeletionResult, request_id: str | None) -> None:
@@ -292,7 +328,25 @@ def _handle_event(
             results = deleter.process([extract.from_single(event)], plan)
             document = results[0].to_document()
     except Exception:
-        raise _bug(source, started, _arrived(event)) from None
+        raise _bug(source, started, _arrived(event), event) from None
+    try:
+        return _end_event(source, results, document, started, request_id)
+    except FunctionError:
+        raise
+    except Exception:
+        # After the deletions (whose lines are written): the event is retried, and they
+        # come back already_deleted.
+        raise _bug(source, started, _arrived(event), event) from None
+
+
+def _end_event(
+    source: str,
+    results: list[DeletionResult],
+    document: dict[str, Any],
+    started: float,
+    request_id: str | None,
+) -> dict[str, Any]:
+    """An event's invocation line, and its document, or the error FC retries it for."""
     codes = {result.code for result in results}
     if not codes.isdisjoint(_UNUSABLE_ROLE):
         # No role, or keys no request can carry: a configuration problem. FC retries the
@@ -342,15 +396,19 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
         size,
     )
     # Nothing in it is retried: say what it held, every element of it, so that it can be
-    # sent again. In lines of a bounded length, as a log service keeps them.
-    held = _held(event.elements[:_MAX_HELD])
+    # sent again. In lines of a bounded length, as a log service keeps them. An element
+    # with no name as text is counted, and the first line says where the first ones are.
+    names = [_name_of(extract.from_batch_element(e)) for e in event.elements[:_MAX_HELD]]
+    held = [name for name in names if name is not None]
+    unnamed_at = [index for index, name in enumerate(names) if name is None][:_HELD_PER_LINE]
     starts = range(0, max(len(held), 1), _HELD_PER_LINE)  # one line even if none is named
-    unnamed = max(0, size - _MAX_HELD)
+    unnamed = size - len(held)
     for number, start in enumerate(starts, start=1):
+        placed = {"unnamed_at": unnamed_at} if number == 1 and unnamed_at else {}
         logs.get().error(
             "batch_rejected", size=size, limit=settings.max_batch_size,
             held=held[start : start + _HELD_PER_LINE], part=number, parts=len(starts),
-            unnamed=unnamed,
+            unnamed=unnamed, **placed,
         )  # fmt: skip
     _log_invocation(
         "batch", [], started, status="failed", count=size,
@@ -360,7 +418,8 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
 
 
 # A refused batch's elements named in its batch_rejected lines: this many per line, and
-# up to MAX_BATCH_SIZE's own upper bound of them; `unnamed` counts any beyond.
+# up to MAX_BATCH_SIZE's own upper bound of them; `unnamed` counts any beyond, and those
+# with no name.
 _HELD_PER_LINE = 100
 _MAX_HELD = 10_000
 
@@ -371,16 +430,21 @@ def _held(elements: list[Any]) -> list[str]:
     been: JSON-string elements and source records (a Kafka `value`) included."""
     held = []
     for element in elements:
-        extracted = extract.from_batch_element(element)
-        name: object = extracted.event_id
-        if name is None:
-            if isinstance(extracted, extract.Candidate):
-                name = extracted.value
-            else:
-                name = extracted.instance_id
-        if isinstance(name, str):
-            held.append(logs.shown(name, MAX_ID_SHOWN))
+        name = _name_of(extract.from_batch_element(element))
+        if name is not None:
+            held.append(name)
     return held
+
+
+def _name_of(extracted: extract.Extracted) -> str | None:
+    """A CloudEvent's id, or the InstanceId a request names (cut to 128 characters)."""
+    name: object = extracted.event_id
+    if name is None:
+        if isinstance(extracted, extract.Candidate):
+            name = extracted.value
+        else:
+            name = extracted.instance_id
+    return logs.shown(name, MAX_ID_SHOWN) if isinstance(name, str) else None
 
 
 def _refuse_misconfigured(

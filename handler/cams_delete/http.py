@@ -67,11 +67,11 @@ def respond(
     if settings.bearer_token_sha256 is not None:
         denied = check_bearer_token(request.headers.get("authorization"), settings)
         if denied is not None:
-            return _naming(denied, _path_instance(request))
+            return _naming(denied, path_instance(request))
 
     malformed = envelope_problem(request)
     if malformed is not None:
-        return _naming(malformed, _path_instance(request))
+        return _naming(malformed, path_instance(request))
 
     route = match_route(request.raw_path)
     if route is None:
@@ -247,7 +247,7 @@ def match_route(raw_path: str) -> tuple[str | None, str] | None:
     return None
 
 
-def _path_instance(request: HttpTriggerEvent) -> str | None:
+def path_instance(request: HttpTriggerEvent) -> str | None:
     """The instance a request's path names, for a refusal made before its route is read."""
     route = match_route(request.raw_path)
     return route[0] if route is not None else None
@@ -359,7 +359,7 @@ def misconfigured(request: HttpTriggerEvent, variable: str, request_id: str | No
     value (the caller may not be the operator), and the instance the path named, if any."""
     return HttpAnswer(
         rejected(
-            _path_instance(request),
+            path_instance(request),
             "InvalidConfiguration",
             f"The function's configuration is invalid ({variable}); its log has the details "
             f"under request id {request_id or 'unknown'}",
@@ -368,29 +368,44 @@ def misconfigured(request: HttpTriggerEvent, variable: str, request_id: str | No
     )
 
 
-def unexpected_error(request_id: str | None) -> HttpAnswer:
-    """A bug: still a normalized body; the traceback goes to the log only."""
+def unexpected_error(request_id: str | None, instance_id: str | None = None) -> HttpAnswer:
+    """A bug: still a normalized body, naming the instance the path named, if known; the
+    traceback goes to the log only."""
     return HttpAnswer(
-        failed(
-            None,
-            UNEXPECTED_ERROR,
-            f"The function failed unexpectedly; its log has the details under request id "
-            f"{request_id or 'unknown'}",
-            500,
-            retryable=False,
-        ),
+        failed(instance_id, UNEXPECTED_ERROR, _bug_message(request_id), 500, retryable=False),
         logged=True,
     )
+
+
+def _bug_message(request_id: str | None) -> str:
+    return (
+        "The function failed unexpectedly; its log has the details under request id "
+        f"{request_id or 'unknown'}"
+    )
+
+
+# The body of last_resort's 500, made once by the code that renders every answer.
+_BUG_DOCUMENT = failed(None, UNEXPECTED_ERROR, None, 500, retryable=False).to_document()
+_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+
+def last_resort(request_id: str | None) -> dict[str, Any]:
+    """The normalized 500 of a bug, for when rendering an answer is what fails: completed
+    by hand from a document made at import, so that none of the code the bug may be in
+    runs, and FC's error (with the function's frames) never reaches the caller."""
+    document = {**_BUG_DOCUMENT, "Message": _bug_message(request_id)}
+    return {
+        "statusCode": 500,
+        "headers": dict(_HEADERS),
+        "isBase64Encoded": False,
+        "body": json.dumps(document),
+    }
 
 
 def render(answer: HttpAnswer) -> dict[str, Any]:
     """The response FC's HTTP trigger expects. No `x-fc-` header: FC reserves them (it sets
     x-fc-request-id itself)."""
-    headers = {
-        "Content-Type": "application/json",
-        "Cache-Control": "no-store",
-        **answer.headers,
-    }
+    headers = {**_HEADERS, **answer.headers}
     return {
         "statusCode": answer.status,
         "headers": headers,

@@ -231,6 +231,34 @@ def test_an_oversized_batch_says_what_it_held_whatever_its_elements_shape(
     assert emulator.journal() == []
 
 
+def test_an_oversized_batch_counts_and_places_the_elements_it_cannot_name(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN MAX_BATCH_SIZE=2 and a batch of five, three of whose elements name no instance
+    or event id as text (a number, text that is not JSON, no InstanceId)
+    WHEN the function receives it
+    THEN its batch_rejected line names the two it can, counts the other three as unnamed,
+    and gives their places in the batch, so that every element can be found again."""
+    monkeypatch.setenv("MAX_BATCH_SIZE", "2")
+    batch = [
+        {"InstanceId": "a"},
+        {"InstanceId": 9383883},
+        "not json",
+        {"specversion": "1.0", "id": 7, "data": {"InstanceId": "b"}},
+        {"Instance": "x"},
+    ]
+
+    run = invoke(batch)
+
+    assert run.result is not None
+    assert run.result["Code"] == "InvalidParameter.BatchSize"
+    [refused] = run.lines("batch_rejected")
+    assert refused["held"] == ["a", "b"]
+    assert refused["unnamed"] == 3
+    assert refused["unnamed_at"] == [1, 2, 4]
+    assert emulator.journal() == []
+
+
 def test_protected_instance_is_refused_before_any_call(emulator, invoke: Invoke, monkeypatch):
     """GIVEN PROTECTED_INSTANCE_IDS names an instance
     WHEN an event asks to delete it

@@ -579,6 +579,53 @@ def test_a_bug_rendering_the_response_is_a_500_and_one_invocation_line(
     assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
 
 
+@pytest.mark.parametrize(
+    "broken", ["cams_delete.http.render", "cams_delete.results.DeletionResult.to_document"]
+)
+def test_a_response_that_cannot_be_rendered_at_all_is_still_a_normalized_500(
+    emulator, invoke: Invoke, context: Python310Context, monkeypatch, broken: str
+):
+    """GIVEN a bug in rendering every response: the HTTP response, or any result's document
+    WHEN DELETE /instances/i-1 arrives and the instance is deleted
+    THEN the caller still gets a normalized 500 UnexpectedError, made without that code:
+    an HTTP invocation never raises, so no frame of the function reaches FC's error; one
+    invocation line says 500."""
+    monkeypatch.setattr(broken, simulated_bug)
+    emulator.add_instances("i-1")
+
+    run = invoke(http_event())
+
+    assert run.error is None
+    result = assert_json_response(run, 500)
+    assert result["Code"] == "UnexpectedError"
+    assert context.request_id in result["Message"]
+    assert "simulated bug" not in run.result["body"]
+    [deletion] = run.lines("deletion")
+    assert deletion["outcome"] == "deleted"
+    [invocation] = run.lines("invocation")
+    assert (invocation["source"], invocation["status"]) == ("http", 500)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_bug_in_an_http_request_names_the_paths_instance(
+    emulator, invoke: Invoke, monkeypatch, asynchronous: bool
+):
+    """GIVEN a bug before the deletion of the instance a DELETE path names
+    WHEN the request arrives
+    THEN the bug's line names that instance, and so does the 500 the caller gets, so that
+    the request can be found in the log and sent again."""
+    monkeypatch.setattr("cams_delete.http.respond", simulated_bug)
+    emulator.add_instances("i-1")
+
+    run = invoke(async_http_event() if asynchronous else http_event())
+
+    [bug] = run.lines("unexpected_error")
+    assert bug["instance_id"] == "i-1"
+    if not asynchronous:
+        assert assert_json_response(run, 500)["InstanceId"] == "i-1"
+    assert emulator.instances() == {"i-1"}
+
+
 # Steps an HTTP request goes through outside http.respond's own guard: the role's keys
 # looked up, the settings read (before the request is routed), and a refusal's line logged
 # (after it).

@@ -843,6 +843,59 @@ def test_unexpected_bug_in_an_event_raises_and_still_logs_the_invocation(
     assert "simulated bug" in run.lines("unexpected_error")[0]["exception"]
 
 
+@pytest.mark.parametrize(
+    ("event", "held"),
+    [
+        pytest.param({"InstanceId": "i-1"}, ["i-1"], id="direct"),
+        pytest.param(
+            [{"InstanceId": "i-1"}, {"InstanceId": "i-2"}, {"Instance": "x"}],
+            ["i-1", "i-2"],
+            id="batch",
+        ),
+    ],
+)
+def test_a_bug_before_cams_names_what_the_event_asked_for(
+    emulator, invoke: Invoke, monkeypatch, event: object, held: list[str]
+):
+    """GIVEN a bug that stops an event before any instance is tried
+    WHEN the event arrives
+    THEN the invocation line says which instances the event named, and how many elements
+    it held, so that it can be sent again if FC's retries end the same way."""
+    monkeypatch.setattr("cams_delete.deleter.check_instance_id", simulated_bug)
+    emulator.add_instances("i-1", "i-2")
+
+    run = invoke(event)
+
+    assert type(run.error).__name__ == "UnexpectedFunctionError"
+    [invocation] = run.lines("invocation")
+    assert invocation["status"] == "error"
+    assert invocation["held"] == held
+    assert invocation["count"] == (len(event) if isinstance(event, list) else 1)
+    assert emulator.journal() == []
+
+
+def test_a_bug_in_the_invocation_line_still_leaves_an_invocation_line(
+    emulator, invoke: Invoke, monkeypatch
+):
+    """GIVEN a bug in what builds a batch's invocation line (its outcome counts)
+    WHEN a batch is handled
+    THEN the invocation still raises UnexpectedFunctionError and ends with an invocation
+    line that says error: the line of a bug is written without the code that failed."""
+    monkeypatch.setattr("cams_delete.entrypoints.outcome_counts", simulated_bug)
+    emulator.add_instances("i-1", "i-2")
+
+    run = invoke([{"InstanceId": "i-1"}, {"InstanceId": "i-2"}])
+
+    assert type(run.error).__name__ == "UnexpectedFunctionError"
+    assert len(run.lines("deletion")) == 2
+    [invocation] = run.lines("invocation")
+    assert (invocation["source"], invocation["status"], invocation["count"]) == (
+        "batch",
+        "error",
+        2,
+    )
+
+
 def test_a_bug_on_one_instance_of_a_batch_keeps_the_others_and_the_counts(
     emulator, invoke: Invoke, monkeypatch
 ):
