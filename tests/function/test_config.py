@@ -431,8 +431,9 @@ def test_configuration_bounds(environ, accepted):
     if accepted:
         load_settings(environ)
     else:
-        with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError) as raised:
             load_settings(environ)
+        assert raised.value.variable == next(iter(environ))  # each case names it first
 
 
 @pytest.mark.parametrize("value", ["yes", "on", "TRUE"])

@@ -232,35 +232,84 @@ def test_text_cut_for_a_message_or_a_line_loses_the_keys_before_the_cut(
 @pytest.mark.parametrize(
     ("fault_kind", "retryable"), [("business_error", False), ("internal_error", True)]
 )
-@pytest.mark.parametrize("through", ["event", "http"])
+@pytest.mark.parametrize("through", ["event", "http", "async-http"])
 def test_a_cams_code_that_spells_the_roles_secret_is_masked(
     emulator, invoke: Invoke, fault_kind: str, retryable: bool, through: str
 ):
     """GIVEN CAMS answering DeleteInstance with a Code that spells the role's secret,
     permanent or retryable
-    WHEN an event or an HTTP request asks for the deletion
+    WHEN an event or an HTTP request (synchronous or not) asks for the deletion
     THEN neither the answer, nor the error FC shows the caller, nor the log holds it: the
     function checks a Code's shape, not what it spells."""
     emulator.add_instances("i-1")
     emulator.add_fault(Fault(fault_kind, times=None, code="X." + ROLE.access_key_secret))
 
-    event = (
-        {"InstanceId": "i-1"}
-        if through == "event"
-        else _http(method="DELETE", path="/instances/i-1")
-    )
+    if through == "event":
+        event: Any = {"InstanceId": "i-1"}
+    elif through == "http":
+        event = _http(method="DELETE", path="/instances/i-1")
+    else:
+        event = _http(method="DELETE", path="/instances/i-1")
+        event["headers"]["X-Fc-Invocation-Type"] = "Async"
     run = invoke(event)
 
     everything = run.output + json.dumps(run.result) + str(run.error)
     assert_no_secrets(everything)
     assert "X.[REDACTED]" in everything
-    raised = through == "event" and retryable
+    raised = through != "http" and retryable
     assert (run.error is not None) is raised
     if raised:
         assert "X.[REDACTED]" in str(run.error)
     else:
-        document = json.loads(run.result["body"]) if through == "http" else run.result
+        document = json.loads(run.result["body"]) if through != "event" else run.result
         assert document["Code"] == "X.[REDACTED]"
+
+
+def test_cams_text_loses_the_keys_before_it_is_cut(capsys):
+    """GIVEN an answer whose Message and RequestId run past their limits, the role's token
+    across each cut
+    WHEN it is classified, its line written and its document made
+    THEN no part of the token long enough to matter is in either: the token goes before
+    the text is cut, or the cut would keep its first characters."""
+    from cams_delete import cams, deleter
+
+    logs.configure("INFO")
+    logs.bind_invocation((LONG_TOKEN,), request_id="r-1")
+    try:
+        result = cams.classify_body(
+            {
+                "Code": "Business.Refused",
+                "Message": "m" * 1010 + LONG_TOKEN,
+                "RequestId": "r" * 120 + LONG_TOKEN,
+            },
+            "i-1",
+            frozenset(),
+        )
+        deleter.log_result(result)
+        document = result.to_document()
+    finally:
+        logs.clear_secrets()
+
+    everything = json.dumps(document) + capsys.readouterr().out
+    assert LONG_TOKEN[:12] not in everything
+    assert document["Message"].startswith("m" * 1010 + "[REDACTED]")
+
+
+def test_a_results_request_id_loses_the_keys_in_its_document():
+    """GIVEN a result whose RequestId holds a key registered after it was made
+    WHEN its document is made
+    THEN the RequestId is masked there: CAMS's RequestId is checked for its shape, not for
+    what it spells."""
+    from cams_delete.results import failed
+
+    result = failed("i-1", "X.Refused", None, 500, retryable=False, request_id="R-" + LONG_TOKEN)
+    logs.bind_invocation((LONG_TOKEN,), request_id="r-1")
+    try:
+        document = result.to_document()
+    finally:
+        logs.clear_secrets()
+
+    assert document["RequestId"] == "R-[REDACTED]"
 
 
 def _http(**overrides: Any) -> dict:
@@ -373,7 +422,7 @@ def test_retries_are_logged_with_attempt_and_delay(emulator, invoke: Invoke):
     assert retry["level"] == "warning"
     assert retry["attempt"] == 1
     assert retry["code"] == "ServiceUnavailable"
-    assert retry["delay_ms"] >= 0
+    assert 0 <= retry["delay_ms"] <= 100  # full jitter under RETRY_BASE_DELAY_MS
     [deletion] = run.lines("deletion")
     assert deletion["attempts"] == 2
 

@@ -21,7 +21,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingExcep
 
 from cams_delete.cams import classify_body, classify_error, parse_access_denied_detail
 from cams_delete.results import DeletionResult, failed
-from cams_emulator import Credential, Fault
+from cams_emulator import Fault
 from cams_local.fc import Credentials, FunctionMeta, Python310Context
 from tests.conftest import (
     ROLE,
@@ -199,10 +199,16 @@ def test_retry_after_a_lost_answer_ends_as_already_deleted(emulator, invoke: Inv
     assert retry["code"] == "UpstreamTimeout"
 
 
+# What a hang may take with a 3 s timeout: DEADLINE_MARGIN_MS's default 1 s kept free for
+# the answer, and half a second of a busy machine. Without the margin it took 2.9 s.
+_HANG_BOUND_S = 3.0 - 1.0 + 0.5
+
+
 def test_hang_until_the_deadline_answers_504_before_fc_would_kill(emulator, invoke: Invoke):
     """GIVEN CAMS hangs on every request and the function's timeout is 3 s
     WHEN DELETE /instances/i-1 arrives
-    THEN the function answers 504 DeadlineExceeded before its timeout."""
+    THEN the function answers 504 DeadlineExceeded before its timeout, with
+    DEADLINE_MARGIN_MS (1 s by default) of it left."""
     import time
 
     emulator.add_instances("i-1")
@@ -218,14 +224,15 @@ def test_hang_until_the_deadline_answers_504_before_fc_would_kill(emulator, invo
     assert run.result["statusCode"] == 504
     assert body["Code"] == "DeadlineExceeded"
     assert body["Retryable"] is True
-    assert elapsed < 3.0
+    assert elapsed < _HANG_BOUND_S
     assert emulator.instances() == {"i-1"}
 
 
 def test_hang_on_an_event_raises_before_the_deadline(emulator, invoke: Invoke):
     """GIVEN CAMS hangs and the function's timeout is 3 s
     WHEN an event asks for the deletion
-    THEN the invocation raises (retryable) before FC's timeout."""
+    THEN the invocation raises RetryableDeletionError before FC's timeout, with
+    DEADLINE_MARGIN_MS of it left, so that FC retries the event."""
     import time
 
     emulator.add_instances("i-1")
@@ -235,9 +242,10 @@ def test_hang_on_an_event_raises_before_the_deadline(emulator, invoke: Invoke):
     started = time.monotonic()
     run = invoke({"InstanceId": "i-1"}, context)
 
-    assert time.monotonic() - started < 3.0
-    assert run.error is not None
+    assert time.monotonic() - started < _HANG_BOUND_S
+    assert type(run.error).__name__ == "RetryableDeletionError"
     assert "DeadlineExceeded" in str(run.error) or "UpstreamTimeout" in str(run.error)
+    assert emulator.instances() == {"i-1"}
 
 
 def test_latency_within_the_timeout_is_just_slow(emulator, invoke: Invoke):
@@ -775,11 +783,6 @@ def test_a_blank_access_denied_detail_reads_as_none(value: str):
     WHEN it is parsed
     THEN it is null, not an object holding the blank."""
     assert parse_access_denied_detail(value) is None
-
-
-def test_unused_credential_kinds_are_distinct(emulator):
-    """The emulator tells keys apart (guards the fixtures above against a vacuous pass)."""
-    assert Credential("a", "b") != Credential("a", "c")
 
 
 def test_unavailable_with_retry_after_stays_503(emulator, invoke: Invoke):
