@@ -22,6 +22,9 @@ What the package holds and why:
 
 The zip is deterministic: sorted entries, fixed timestamps, 0644/0755 modes. The build fails
 when the package exceeds 16 MB zipped.
+
+`--fetch-only` installs the dependencies into a throwaway directory and stops: uv keeps them
+in its cache, from which the tests build packages offline (`make fetch`).
 """
 
 from __future__ import annotations
@@ -398,6 +401,17 @@ def build(
     return Summary(output, runtime, interpreter, zipped, unpacked, files, digest)
 
 
+def fetch(
+    runtime: str, *, python: str | None = None, requirements: Path = REPO / "requirements.txt"
+) -> Path:
+    """The pinned dependencies fetched for `runtime` into uv's cache; nothing is built.
+    Returns the target interpreter."""
+    interpreter = find_interpreter(runtime, python)
+    with tempfile.TemporaryDirectory(prefix="fc-fetch-") as tmp:
+        install_dependencies(interpreter, requirements, Path(tmp))
+    return interpreter
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runtime", choices=sorted(RUNTIMES), default="python3.10")
@@ -409,7 +423,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handler", type=Path, default=REPO / "handler")
     parser.add_argument("--max-bytes", type=int, default=MAX_ZIP_BYTES)
     parser.add_argument("-v", "--verbose", action="store_true", help="list what was pruned")
+    parser.add_argument(
+        "--fetch-only",
+        action="store_true",
+        help="fetch the dependencies into uv's cache and stop (for offline builds)",
+    )
     args = parser.parse_args(argv)
+    if args.fetch_only:
+        try:
+            interpreter = fetch(args.runtime, python=args.python, requirements=args.requirements)
+        except BuildError as error:
+            print(f"build_package: {error}", file=sys.stderr)
+            return 1
+        print(f"fetched {args.requirements.name} for {args.runtime} ({interpreter})")
+        return 0
     try:
         summary = build(
             args.runtime,
