@@ -133,7 +133,9 @@ def test_expected_settlements_match_the_functions_deletion_lines(
     """GIVEN a mixed batch and the function's settings (a protected ID; dry run or not),
     with or without requests that ask for their own dry run
     WHEN the batch runs through the handler
-    THEN it writes exactly as many `deletion` lines as the progress display expects."""
+    THEN it writes exactly as many `deletion` lines as the progress display expects: one per
+    distinct instance, one per refused item and one per request's own dry run (14 + those);
+    under DRY_RUN every item is decided without CAMS, its duplicate too (15 + those)."""
     dry_run, own_dry_runs = dry_runs
     monkeypatch.setenv("PROTECTED_INSTANCE_IDS", "cams-7f3a9c12")
     monkeypatch.setenv("DRY_RUN", dry_run)
@@ -145,3 +147,4 @@ def test_expected_settlements_match_the_functions_deletion_lines(
         index.handler(event, context)
 
     assert expected == sum('"event":"deletion"' in line for line in tap.lines)
+    assert expected == (15 if dry_run == "true" else 14) + own_dry_runs  # counted by hand
