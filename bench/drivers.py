@@ -75,6 +75,22 @@ def _report(path, data):
         json.dump(data, out)
 """
 
+# After a driver's own imports: the package on the path, the handler and the SDK's client
+# imported, and the helpers every warm driver uses.
+_PACKAGE_AND_SDK = (
+    """
+PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, PKG)
+import index
+from alibabacloud_cams20200606.client import Client
+from alibabacloud_cams20200606.models import DeleteInstanceRequest
+from alibabacloud_tea_openapi.utils_models import Config
+"""
+    + _CONTEXT
+    + _BARE_CLIENT
+    + _REPORT
+)
+
 # One cold invocation of the function: import index, FC's initializer, one event.
 COLD_HANDLER = (
     """
@@ -166,17 +182,8 @@ import gc
 import json
 import sys
 import time
-
-PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path.insert(0, PKG)
-import index
-from alibabacloud_cams20200606.client import Client
-from alibabacloud_cams20200606.models import DeleteInstanceRequest
-from alibabacloud_tea_openapi.utils_models import Config
 """
-    + _CONTEXT
-    + _BARE_CLIENT
-    + _REPORT
+    + _PACKAGE_AND_SDK
     + """
 job = json.loads(JOB)
 names, warmup = job["contenders"], job["warmup"]
@@ -634,17 +641,8 @@ import json
 import statistics
 import sys
 import time
-
-PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path.insert(0, PKG)
-import index
-from alibabacloud_cams20200606.client import Client
-from alibabacloud_cams20200606.models import DeleteInstanceRequest
-from alibabacloud_tea_openapi.utils_models import Config
 """
-    + _CONTEXT
-    + _BARE_CLIENT
-    + _REPORT
+    + _PACKAGE_AND_SDK
     + """
 job = json.loads(JOB)
 rounds, warmup, bare_per_round = job["rounds"], job["warmup"], job["bare_per_round"]
