@@ -91,6 +91,27 @@ from alibabacloud_tea_openapi.utils_models import Config
     + _REPORT
 )
 
+# A timer around a function or method: its seconds add up in spent[label].
+_TIMED = """
+spent = {}
+clock = time.perf_counter
+
+
+def timed(owner, name, label):
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        began = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[label] += clock() - began
+
+    spent[label] = 0.0  # a stage the call never reached reports 0
+    setattr(owner, name, wrapper)
+"""
+
 # One cold invocation of the function: import index, FC's initializer, one event.
 COLD_HANDLER = (
     """
@@ -333,20 +354,12 @@ STAGES = (
 import json
 import sys
 import time
-
-PKG, REPORT, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path.insert(0, PKG)
-import index
+"""
+    + _PACKAGE_AND_SDK
+    + """
 from cams_delete import cams, config, credentials, deleter, entrypoints, extract, logs
 from cams_delete import retry, sources, validation
-from alibabacloud_cams20200606.client import Client
-from alibabacloud_cams20200606.models import DeleteInstanceRequest
-from alibabacloud_tea_openapi.utils_models import Config
-"""
-    + _CONTEXT
-    + _BARE_CLIENT
-    + _REPORT
-    + """
+
 job = json.loads(JOB)
 context = _context("stages", job)
 stdout, sys.stdout = sys.stdout, open("/dev/null", "w")
@@ -583,23 +596,9 @@ for _ in range(job["calls"]):
     call()
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 
-spent = {}
-clock = time.perf_counter
-
-
-def timed(owner, name, label):
-    original = getattr(owner, name)
-
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        began = clock()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spent[label] += clock() - began
-
-    spent[label] = 0.0  # a stage the call never reached reports 0
-    setattr(owner, name, wrapper)
+"""
+    + _TIMED
+    + """
 
 
 for owner, name, label in (
@@ -657,22 +656,9 @@ endpoint = cams.Endpoint(settings.endpoint, settings.protocol, settings.region)
 client = deleter._CLIENTS.get(endpoint, role)  # the handler's own, reused while keys stay
 bare = _bare_client(job)
 contexts = [_context("insitu-%d" % n, job) for n in range(warmup + rounds)]
-clock = time.perf_counter
-spent = {}
-
-
-def timed(owner, name, label):
-    original = getattr(owner, name)
-
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        began = clock()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spent[label] += clock() - began
-
-    setattr(owner, name, wrapper)
+"""
+    + _TIMED
+    + """
 
 
 # In the order the handler takes them; none inside another but the last two.
