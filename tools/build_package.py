@@ -431,11 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fetch_only:
         try:
-            interpreter = fetch(args.runtime, python=args.python, requirements=args.requirements)
+            fetch(args.runtime, python=args.python, requirements=args.requirements)
         except BuildError as error:
             print(f"build_package: {error}", file=sys.stderr)
             return 1
-        print(f"fetched {args.requirements.name} for {args.runtime} ({interpreter})")
+        print(f"fetched {args.requirements.name} for {args.runtime} into uv's cache")
         return 0
     try:
         summary = build(
