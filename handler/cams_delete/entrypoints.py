@@ -283,7 +283,7 @@ def _named_by(event: sources.RecognisedEvent) -> list[str] | None:
     a line's worth); None when reading it fails too."""
     try:
         if isinstance(event, sources.EventBatch):
-            return _held(event.elements[:_HELD_PER_LINE])
+            return [name for name in _names(event.elements[:_HELD_PER_LINE]) if name is not None]
         if isinstance(event, (sources.DirectRequest, sources.CloudEvent, sources.TimerEvent)):
             name = _name_of(extract.from_single(event))
             return [name] if name is not None else []
@@ -398,7 +398,7 @@ def _refuse_batch(event: sources.EventBatch, settings: Settings, started: float)
     # Nothing in it is retried: say what it held, every element of it, so that it can be
     # sent again. In lines of a bounded length, as a log service keeps them. An element
     # with no name as text is counted, and the first line says where the first ones are.
-    names = [_name_of(extract.from_batch_element(e)) for e in event.elements[:_MAX_HELD]]
+    names = _names(event.elements[:_MAX_HELD])
     held = [name for name in names if name is not None]
     unnamed_at = [index for index, name in enumerate(names) if name is None][:_HELD_PER_LINE]
     starts = range(0, max(len(held), 1), _HELD_PER_LINE)  # one line even if none is named
@@ -424,16 +424,11 @@ _HELD_PER_LINE = 100
 _MAX_HELD = 10_000
 
 
-def _held(elements: list[Any]) -> list[str]:
-    """How a refused batch's elements can be found again: a CloudEvent's id, or the
-    InstanceId a request names (each cut to 128 characters). Read as the batch would have
-    been: JSON-string elements and source records (a Kafka `value`) included."""
-    held = []
-    for element in elements:
-        name = _name_of(extract.from_batch_element(element))
-        if name is not None:
-            held.append(name)
-    return held
+def _names(elements: list[Any]) -> list[str | None]:
+    """How each of a batch's elements can be found again, None for one without a name as
+    text. Read as the batch would have been: JSON-string elements and source records (a
+    Kafka `value`) included."""
+    return [_name_of(extract.from_batch_element(element)) for element in elements]
 
 
 def _name_of(extracted: extract.Extracted) -> str | None:

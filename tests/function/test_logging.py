@@ -249,8 +249,9 @@ def test_a_cams_code_that_spells_the_roles_secret_is_masked(
     elif through == "http":
         event = _http(method="DELETE", path="/instances/i-1")
     else:
-        event = _http(method="DELETE", path="/instances/i-1")
-        event["headers"]["X-Fc-Invocation-Type"] = "Async"
+        from tests.function.test_http_trigger import async_http_event
+
+        event = async_http_event(method="DELETE", path="/instances/i-1")
     run = invoke(event)
 
     everything = run.output + json.dumps(run.result) + str(run.error)
