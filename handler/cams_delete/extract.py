@@ -256,6 +256,13 @@ def unread_refusal(
             "DryRun, so it would be ignored"
         )
         fix = 'send "DryRun": true beside the InstanceId for a dry run, or leave the field out'
+    elif unread.kind == "switch":
+        problem = (
+            f"{unread.location} says yes or no, but the function reads no such field (only "
+            "InstanceId and DryRun), and it may say not to delete (a misspelt DryRun, or "
+            '"delete": false), so it would be ignored'
+        )
+        fix = 'send "DryRun": true beside the InstanceId for a dry run, or leave the field out'
     elif unread.kind == "pair":
         problem = (
             f"{unread.location} and its value name a dry-run flag as a name/value pair, "

@@ -282,6 +282,8 @@ def _letters(key: str, *, limit: int) -> str | None:
 
 
 _NO_WORDS = frozenset({"false", "0", "no", "off", "n", ""})
+# Text that answers yes or no, as a switch's value is written ("delete": "no").
+_YES_OR_NO_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
 
 
 def says_no(value: object) -> bool:
@@ -291,6 +293,13 @@ def says_no(value: object) -> bool:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value == 0
     return isinstance(value, str) and value.strip().lower() in _NO_WORDS
+
+
+def is_yes_or_no(value: object) -> bool:
+    """Whether a value is a switch's: a JSON boolean, or text such as "true", "no", "off"."""
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, str) and len(value) <= 8 and value.strip().lower() in _YES_OR_NO_WORDS
 
 
 def query_flag(value: object) -> object:
@@ -304,7 +313,9 @@ def query_flag(value: object) -> object:
     return value  # unreadable: refused with the rest
 
 
-UnreadKind = Literal["flag", "pair", "misnamed", "synonym", "text", "repeated", "instance"]
+UnreadKind = Literal[
+    "flag", "pair", "misnamed", "synonym", "switch", "text", "repeated", "instance"
+]
 
 
 @dataclass(frozen=True)
@@ -313,7 +324,9 @@ class Unread:
     may have meant it, and where it is: a dry-run flag that is not false where none counts
     (`flag`), the object itself a name/value pair naming one (`pair`), or a flag under a
     name that is not read as one (`misnamed`, e.g. isDryRun); another name for a dry run
-    (`synonym`: the request's own `"simulate": true` or `"mode": "dry-run"`); text
+    (`synonym`: the request's own `"simulate": true` or `"mode": "dry-run"`); a yes/no
+    field of the request's own under a name nothing reads (`switch`: `"delete": false`,
+    `"DryRum": true`), which may say not to delete; text
     that mentions a dry run but is not JSON (`text`); an object that gives a key twice, the
     value dropped perhaps a flag (`repeated`, with the keys); or another InstanceId
     (`instance`)."""
@@ -411,6 +424,10 @@ def _unread_kind(
             return "synonym"
         if keys and is_dry_run_word(value):  # ?mode=dry-run
             return "synonym"
+        if not keys and is_yes_or_no(value) and not _names_a_read_switch(key):
+            # A switch nothing reads ("delete": false, "approved": false, a misspelt
+            # "DryRum": true) may well say not to delete: refused, as a misnamed flag is.
+            return "switch"
     if _in_headers(keys) and is_dry_run_header_name(key) and query_flag(value) is not False:
         return "synonym"  # X-Simulate: true, as the FC trigger refuses it
     if request and len(keys) == 1 and isinstance(key, int) and is_dry_run_word(value):
@@ -424,6 +441,12 @@ def _unread_kind(
         # instance's Name "dry-run"), and a pair's name is read as a pair's.
         return "synonym"
     return None
+
+
+def _names_a_read_switch(key: str | int) -> bool:
+    """Whether a request's key is one whose yes or no the walk reads above: another name for
+    a dry run or for going ahead, or one that mentions a dry run (all let be when false)."""
+    return is_dry_run_synonym(key) or is_go_ahead_name(key) or mentions_dry_run(key)
 
 
 def _in_a_query_string(keys: list[str | int]) -> bool:

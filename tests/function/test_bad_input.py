@@ -1015,10 +1015,11 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
     """GIVEN an event with an extra field named in another script, of a flag's or an
     InstanceId's length
     WHEN the function receives it
-    THEN the instance is deleted: a word of another script is not read as a Latin name."""
+    THEN the instance is deleted: a word of another script is not read as a Latin name.
+    (Its value is a number: a yes or no under a name nothing reads is refused for that.)"""
     emulator.add_instances("i-1")
 
-    run = invoke({"InstanceId": "i-1", key: True})
+    run = invoke({"InstanceId": "i-1", key: 1})
 
     assert run.result is not None
     assert run.result["Outcome"] == "deleted", run.result["Message"]
@@ -1054,6 +1055,7 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
             queryString={"confirm": "true", "source": "cleanup"},
         ),
         {"InstanceId": "i-1", "tags": ["prod", "dry-run-tested"], "payload": "daily cleanup"},
+        {"InstanceId": "i-1", "retries": 0, "reason": "no longer used", "Owner": {"Active": True}},
     ],
     ids=[
         "false",
@@ -1079,6 +1081,7 @@ def test_a_key_in_another_script_is_no_flag_and_no_instance(emulator, invoke: In
         "a-timer-named-noop",
         "an-http-source-whose-headers-and-query-ask-nothing",
         "words-and-text-that-are-no-dry-run",
+        "fields-that-are-no-switch-and-a-switch-nested-deeper",
     ],
 )
 def test_what_off_the_way_asks_no_dry_run_is_let_be(emulator, invoke: Invoke, event):
@@ -1150,6 +1153,55 @@ def test_another_name_for_a_dry_run_is_refused(
     assert_valid_result(document)
     assert document["Code"] == "InvalidParameter.DryRun"
     assert f"{location} may ask for a dry run" in document["Message"]
+    assert '"DryRun": true' in document["Message"]
+    assert emulator.journal() == []
+    assert emulator.instances() == {"i-1"}
+
+
+@pytest.mark.parametrize(
+    ("event", "location"),
+    [
+        pytest.param({"InstanceId": "i-1", "delete": False}, "delete", id="delete-false"),
+        pytest.param({"InstanceId": "i-1", "Delete": "no"}, "Delete", id="delete-no"),
+        pytest.param({"InstanceId": "i-1", "approved": False}, "approved", id="approved-false"),
+        pytest.param({"InstanceId": "i-1", "DryRum": True}, "DryRum", id="misspelt-dry-run"),
+        pytest.param({"InstanceId": "i-1", "dyrRun": "true"}, "dyrRun", id="transposed"),
+        pytest.param({"InstanceId": "i-1", "checkOnly": "On"}, "checkOnly", id="check-only"),
+        pytest.param({"InstanceId": "i-1", "test": True}, "test", id="test"),
+        pytest.param(
+            _cloud_event_with({"InstanceId": "i-1", "proceed": False}),
+            "data.proceed",
+            id="in-cloudevent-data",
+        ),
+        pytest.param(
+            [{"topic": "t", "value": '{"InstanceId": "i-1", "dryRn": true}'}],
+            "value.dryRn",
+            id="in-a-record-message",
+        ),
+        pytest.param(
+            _timer({"InstanceId": "i-1", "delete": "false"}), "payload.delete", id="in-a-timer"
+        ),
+    ],
+)
+def test_a_yes_or_no_field_nothing_reads_is_refused(
+    emulator, invoke: Invoke, event: object, location: str
+):
+    """GIVEN a request with a field of its own that says yes or no (a JSON boolean, or
+    "true", "no", "on"...) under a name the function reads nowhere: a switch that may say
+    not to delete ("delete": false), or a misspelt DryRun ("DryRum": true)
+    WHEN the function receives it
+    THEN it is refused with InvalidParameter.DryRun naming the field, and nothing is
+    deleted: the function cannot tell such a switch from one it would wrongly ignore."""
+    emulator.add_instances("i-1")
+
+    run = invoke(event)
+
+    assert run.result is not None
+    document = run.result["Results"][0] if "Results" in run.result else run.result
+    assert_valid_result(document)
+    assert document["Code"] == "InvalidParameter.DryRun"
+    assert document["InstanceId"] == "i-1"
+    assert f"{location} says yes or no" in document["Message"]
     assert '"DryRun": true' in document["Message"]
     assert emulator.journal() == []
     assert emulator.instances() == {"i-1"}

@@ -798,20 +798,21 @@ def test_an_empty_body_on_delete_is_fine(emulator, invoke: Invoke, body: str):
 @pytest.mark.parametrize(
     ("body", "code", "named"),
     [
-        ('{"InstanceId": "i-1", "dryrn": true}', "InvalidParameter.Body", "'dryrn'"),
+        ('{"InstanceId": "i-1", "dryrn": 1}', "InvalidParameter.Body", "'dryrn'"),
+        ('{"InstanceId": "i-1", "dryrn": true}', "InvalidParameter.DryRun", "dryrn says yes or no"),
         (
             '{"InstanceId": "i-1", "dryRun": true, "dryRun": false}',
             "InvalidParameter.RepeatedKey",
             "'dryRun'",
         ),
     ],
-    ids=["unknown-field", "key-given-twice"],
+    ids=["unknown-field", "unknown-yes-or-no", "key-given-twice"],
 )
 def test_a_post_body_that_could_hide_a_dry_run_is_refused(
     emulator, invoke: Invoke, body: str, code: str, named: str
 ):
-    """GIVEN POST / whose body has an unknown field (a misspelt dry run?) or gives a key
-    twice (parsers disagree on which value counts)
+    """GIVEN POST / whose body has an unknown field (a misspelt dry run?), one that says yes
+    or no, or gives a key twice (parsers disagree on which value counts)
     WHEN the request arrives
     THEN 400 with a Code naming the field, and nothing is deleted."""
     emulator.add_instances("i-1")

@@ -251,9 +251,10 @@ def loads_or_missing(data: str | bytes) -> object:
         return MISSING
 
 
-# An event that names an instance twice (InstanceId and instanceId, or instance_id on the
-# object that holds its message) is refused: which one was meant is unknown.
-AMBIGUOUS = object()
+# An event refused for what lies beside its InstanceId: one that names an instance twice
+# (InstanceId and instanceId, or instance_id on the object that holds its message), since
+# which one was meant is unknown, or whose request holds a switch (below).
+REFUSED = object()
 
 
 def names_another_instance(container: object) -> bool:
@@ -282,9 +283,25 @@ def names_an_instance(value: object) -> bool:
     return False
 
 
+# A field of the request's own that says yes or no, under a name nothing reads, may say not
+# to delete ("delete": false): the request is refused.
+SWITCH_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+
+
+def holds_a_switch(container: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(value, bool)
+        or (isinstance(value, str) and value.strip().lower() in SWITCH_WORDS)
+        for key, value in container.items()
+        if key != "InstanceId"
+    )
+
+
 def carried_by_object(container: object) -> object:
     if names_another_instance(container):
-        return AMBIGUOUS
+        return REFUSED
+    if isinstance(container, Mapping) and holds_a_switch(container):
+        return REFUSED
     return container.get("InstanceId", MISSING) if isinstance(container, Mapping) else MISSING
 
 
@@ -317,7 +334,7 @@ def carried_by_cloud_event(event: Mapping[str, Any]) -> object:
     """CloudEvents keep the request in `data` (an object, or JSON text), or base64 in
     `data_base64`; event-streaming sources wrap the message in value/messageBody/body."""
     if any(is_instance_id_name(key) for key in event):
-        return AMBIGUOUS  # the envelope names an instance, besides data
+        return REFUSED  # the envelope names an instance, besides data
     data: object
     if "data" not in event and isinstance(event.get("data_base64"), str):
         try:
@@ -330,7 +347,7 @@ def carried_by_cloud_event(event: Mapping[str, Any]) -> object:
             data = loads_or_missing(data)
     if isinstance(data, Mapping) and "InstanceId" not in data:
         if any(is_instance_id_name(key) for key in data):
-            return AMBIGUOUS
+            return REFUSED
         for field in MESSAGE_BODY_FIELDS:
             if field in data:
                 body = data[field]
