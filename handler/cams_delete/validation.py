@@ -14,6 +14,20 @@ _LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 # What serializers and templates write for a missing value (JavaScript, Python, Go, JSON):
 # sent on, CAMS answers "no such instance" and the retirement looks done when nothing was.
 _PLACEHOLDERS = frozenset({"null", "none", "nil", "undefined", "nan", "true", "false"})
+# What an example, a form or a template leaves where the ID goes ("string" is an OpenAPI
+# tool's example of any string), read without case, "-", "_" or ".": sent on, the same.
+_TEMPLATE_WORDS = frozenset(
+    {"string", "instanceid", "yourinstanceid", "myinstanceid", "replaceme", "changeme"}
+    | {"placeholder", "example", "todo", "tbd"}
+)
+_WITHOUT_SEPARATORS = str.maketrans("", "", "-_.")
+
+
+def _is_template_word(value: str) -> bool:
+    """Whether an ID of allowed characters is a placeholder: REPLACE_ME, your-instance-id,
+    string, TODO, or a run of x's (xxx)."""
+    letters = value.casefold().translate(_WITHOUT_SEPARATORS)
+    return letters in _TEMPLATE_WORDS or (len(letters) >= 3 and letters.strip("x") == "")
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,12 @@ def instance_id_problem(value: object) -> InputProblem | None:
                 "InvalidParameter.InstanceId",
                 f"InstanceId {value!r} is what a template or serializer writes for a missing "
                 "value, not an instance's ID: check what fills in the InstanceId",
+            )
+        if _is_template_word(value):
+            return InputProblem(
+                "InvalidParameter.InstanceId",
+                f"InstanceId {value!r} is a placeholder from an example or a template, not an "
+                "instance's ID: fill in the real one",
             )
         if _LETTER_OR_DIGIT.search(value):
             return None

@@ -36,6 +36,15 @@ BAD_INSTANCE_IDS = [
     ),
     pytest.param({"InstanceId": "NaN"}, "InvalidParameter.InstanceId", "missing value", id="NaN"),
     pytest.param({"instanceId": "x1"}, "MissingParameter.InstanceId", "case-sensitive", id="case"),
+    *(
+        pytest.param(
+            {"InstanceId": word},
+            "InvalidParameter.InstanceId",
+            "placeholder",
+            id=f"template-{word}",
+        )
+        for word in ("string", "REPLACE_ME", "your-instance-id", "InstanceId", "TODO", "xxxx")
+    ),
 ]
 
 

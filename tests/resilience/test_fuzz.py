@@ -62,6 +62,18 @@ POOL = (
 MISSING = object()
 # What templates and serializers write for a missing value: refused as an InstanceId.
 MISSING_VALUE_WORDS = ("null", "none", "nil", "undefined", "nan", "true", "false")
+# And what examples and templates leave there, read without case, "-", "_" or ".".
+TEMPLATE_WORDS = frozenset(
+    {"string", "instanceid", "yourinstanceid", "myinstanceid", "replaceme", "changeme"}
+    | {"placeholder", "example", "todo", "tbd"}
+)
+
+
+def is_template_word(value: str) -> bool:
+    letters = "".join(char for char in value.lower() if char not in "-_.")
+    return letters in TEMPLATE_WORDS or (len(letters) >= 3 and set(letters) == {"x"})
+
+
 MAX_BODY_BYTES = 64 * 1024
 TOKEN = "fuzz-bearer-token-0123456789abcdef"
 TOKEN_SHA256 = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -75,6 +87,7 @@ def is_valid_id(value: object) -> bool:
         and all(char in ALLOWED_CHARACTERS for char in value)
         and any(char.isascii() and char.isalnum() for char in value)
         and value.lower() not in MISSING_VALUE_WORDS
+        and not is_template_word(value)
     )
 
 
