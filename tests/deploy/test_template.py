@@ -157,10 +157,11 @@ def test_serverless_devs_3_format() -> None:
     raw = yaml.safe_load(TEMPLATE.read_text())
     assert raw["edition"] == "3.0.0"
     assert "ROSTemplateFormatVersion" not in raw, "not the discontinued Funcraft format"
-    assert {"region", "roleArn", "busName"} <= set(raw["vars"])
+    assert {"region", "accountId", "roleName", "busName"} <= set(raw["vars"])
     (resource,) = raw["resources"].values()
     assert resource["component"] == "fc3"
-    assert resource["props"]["role"] == "${vars.roleArn}"
+    # The account is named once, in vars: the role's ARN is made from it.
+    assert resource["props"]["role"] == "acs:ram::${vars.accountId}:role/${vars.roleName}"
     assert resource["props"]["region"] == "${vars.region}"
 
 
@@ -267,11 +268,23 @@ def test_function_entry_points_size_and_runtime(props: dict[str, Any]) -> None:
     assert re.search(r"^def initialize\(", source, re.M)
 
 
+def test_the_smallest_memory_size_gets_the_most_cpu_it_may_have(props: dict[str, Any]) -> None:
+    # FC 3.0: cpu in steps of 0.05 vCPU from 0.05, and 1 to 4 GB of memory per vCPU. Left
+    # out, FC picks one; stated, the CPU-bound cold start gets all that 128 MB allows.
+    memory_gb = props["memorySize"] / 1024
+    allowed = [n / 20 for n in range(1, 321) if 1 <= memory_gb / (n / 20) <= 4]
+    assert allowed, "memorySize allows some cpu"
+    assert props["cpu"] == max(allowed)
+    assert props["diskSize"] == 512
+
+
 def test_timeout_fits_the_retry_budget(props: dict[str, Any]) -> None:
     # One full attempt (connect 5 s + read 10 s) plus the deadline margin must fit, so that a
     # slow CAMS still gets one complete try; beyond a minute an instance only waits longer.
     assert 16 <= props["timeout"] <= 60
-    assert props["instanceLifecycleConfig"]["initializer"]["timeout"] <= props["timeout"]
+    initializer_timeout = props["instanceLifecycleConfig"]["initializer"]["timeout"]
+    # Ten times the ~0.25 s the initializer takes on two cores (0.1 vCPU), and more.
+    assert 10 * 2.5 <= initializer_timeout <= props["timeout"]
 
 
 def test_code_is_the_package_that_pre_deploy_builds() -> None:
@@ -319,13 +332,44 @@ def test_logs_go_to_a_logstore(props: dict[str, Any]) -> None:
     assert log_config == "auto" or (log_config["project"] and log_config["logstore"])
 
 
+# The lines README's Deploy step 5 uncomments: FC's on-failure destination and the
+# EventBridge trigger's dead letter queue.
+_FAILURE_QUEUE_LINE = re.compile(
+    r"^(\s*)# (\s*(?:destinationConfig|onFailure|destination|deadLetterQueue|Arn):.*)$", re.M
+)
+FAILURE_QUEUE = "cams-delete-instance-failed"
+
+
 def test_async_invocations_are_retried_and_a_failure_destination_is_shown(
     props: dict[str, Any],
 ) -> None:
     assert props["asyncInvokeConfig"]["maxAsyncRetryAttempts"] >= 1
-    text = TEMPLATE.read_text()
-    assert re.search(r"^\s*#\s*onFailure:", text, re.M), "on-failure destination, commented"
-    assert re.search(r"^\s*#\s*destination:\s*acs:", text, re.M)
+    assert "destinationConfig" not in props["asyncInvokeConfig"], "commented: step 5 first"
+    assert len(_FAILURE_QUEUE_LINE.findall(TEMPLATE.read_text())) == 5
+
+
+def test_with_the_failure_queue_set_both_ways_of_failing_keep_the_event(
+    schema: dict[str, Any],
+) -> None:
+    """GIVEN the template with the lines of README's Deploy step 5 uncommented
+    THEN it still validates, FC's on-failure destination and the EventBridge trigger's dead
+    letter queue name the queue step 5 creates, in the function's region and account, and
+    the README's policy lets the role send to it: whichever side retried last, the event
+    is kept."""
+    uncommented = _FAILURE_QUEUE_LINE.sub(r"\1\2", TEMPLATE.read_text())
+    template = load_template(uncommented)
+    (resource,) = fc3_resources(template).values()
+    props = resource["props"]
+    assert props_errors(props, schema) == []
+    raw_vars = yaml.safe_load(uncommented)["vars"]
+    queue = f"acs:mns:{raw_vars['region']}:{raw_vars['accountId']}:/queues/{FAILURE_QUEUE}"
+    destination = props["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"]
+    assert destination == f"{queue}/messages"
+    run_options = trigger(props, "eventbridge")["triggerConfig"]["runOptions"]
+    assert run_options["deadLetterQueue"] == {"Arn": queue}
+    readme = (REPO / "README.md").read_text()
+    assert f"named `{FAILURE_QUEUE}`" in readme
+    assert f"/queues/{FAILURE_QUEUE}/messages" in readme, "the role's policy to send to it"
 
 
 # --- triggers ------------------------------------------------------------------------------
@@ -443,6 +487,5 @@ def test_the_trust_policy_lets_only_function_compute_assume_the_role() -> None:
     assert statement["Principal"] == {"Service": ["fc.aliyuncs.com"]}
 
 
-def test_the_role_in_vars_is_a_ram_role_arn() -> None:
-    raw = yaml.safe_load(TEMPLATE.read_text())
-    assert re.fullmatch(r"acs:ram::\d+:role/[\w.-]+", raw["vars"]["roleArn"])
+def test_the_role_is_a_ram_role_arn(props: dict[str, Any]) -> None:
+    assert re.fullmatch(r"acs:ram::\d+:role/[\w.-]+", props["role"])
