@@ -282,8 +282,9 @@ def _letters(key: str, *, limit: int) -> str | None:
 
 
 _NO_WORDS = frozenset({"false", "0", "no", "off", "n", ""})
-# Text that answers yes or no, as a switch's value is written ("delete": "no").
-_YES_OR_NO_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+# Text that answers yes or no, as a switch's value is written ("delete": "no"). Numbers and
+# null are not read so: a count of 0 or an unset reason is no switch.
+_YES_OR_NO_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "on", "off"})
 
 
 def says_no(value: object) -> bool:
@@ -296,10 +297,14 @@ def says_no(value: object) -> bool:
 
 
 def is_yes_or_no(value: object) -> bool:
-    """Whether a value is a switch's: a JSON boolean, or text such as "true", "no", "off"."""
+    """Whether a value is a switch's: a JSON boolean, or text such as "true", " no", "Y"."""
     if isinstance(value, bool):
         return True
-    return isinstance(value, str) and len(value) <= 8 and value.strip().lower() in _YES_OR_NO_WORDS
+    return (
+        isinstance(value, str)
+        and len(value) <= _MAX_WORD
+        and value.strip().lower() in _YES_OR_NO_WORDS
+    )
 
 
 def query_flag(value: object) -> object:
@@ -424,10 +429,10 @@ def _unread_kind(
             return "synonym"
         if keys and is_dry_run_word(value):  # ?mode=dry-run
             return "synonym"
-        if not keys and is_yes_or_no(value) and not _names_a_read_switch(key):
-            # A switch nothing reads ("delete": false, "approved": false, a misspelt
-            # "DryRum": true) may well say not to delete: refused, as a misnamed flag is.
-            return "switch"
+    if request and not keys and is_yes_or_no(value) and not _names_a_read_switch(key):
+        # A switch nothing reads ("delete": false, "approved": false, a misspelt
+        # "DryRum": true) may well say not to delete: refused, as a misnamed flag is.
+        return "switch"
     if _in_headers(keys) and is_dry_run_header_name(key) and query_flag(value) is not False:
         return "synonym"  # X-Simulate: true, as the FC trigger refuses it
     if request and len(keys) == 1 and isinstance(key, int) and is_dry_run_word(value):

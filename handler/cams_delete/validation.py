@@ -11,23 +11,23 @@ MAX_INSTANCE_ID_LENGTH = 64
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
 _LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
-# What serializers and templates write for a missing value (JavaScript, Python, Go, JSON):
-# sent on, CAMS answers "no such instance" and the retirement looks done when nothing was.
-_PLACEHOLDERS = frozenset({"null", "none", "nil", "undefined", "nan", "true", "false"})
-# What an example, a form or a template leaves where the ID goes ("string" is an OpenAPI
-# tool's example of any string), read without case, "-", "_" or ".": sent on, the same.
-_TEMPLATE_WORDS = frozenset(
-    {"string", "instanceid", "yourinstanceid", "myinstanceid", "replaceme", "changeme"}
+# What serializers write for a missing value (JavaScript, Python, Go, JSON), and what an
+# example, a form or a template leaves where the ID goes ("string" is an OpenAPI tool's
+# example of any string), read without case, "-", "_" or ".": sent on, CAMS answers "no
+# such instance" and the retirement looks done when nothing was.
+_PLACEHOLDERS = frozenset(
+    {"null", "none", "nil", "undefined", "nan", "true", "false"}
+    | {"string", "instanceid", "yourinstanceid", "myinstanceid", "replaceme", "changeme"}
     | {"placeholder", "example", "todo", "tbd"}
 )
 _WITHOUT_SEPARATORS = str.maketrans("", "", "-_.")
 
 
-def _is_template_word(value: str) -> bool:
-    """Whether an ID of allowed characters is a placeholder: REPLACE_ME, your-instance-id,
-    string, TODO, or a run of x's (xxx)."""
+def _is_placeholder(value: str) -> bool:
+    """Whether an ID of allowed characters is a placeholder: null, None, REPLACE_ME,
+    your-instance-id, string, TODO, or a run of x's (xxx)."""
     letters = value.casefold().translate(_WITHOUT_SEPARATORS)
-    return letters in _TEMPLATE_WORDS or (len(letters) >= 3 and letters.strip("x") == "")
+    return letters in _PLACEHOLDERS or (len(letters) >= 3 and letters.strip("x") == "")
 
 
 @dataclass(frozen=True)
@@ -58,17 +58,12 @@ def instance_id_problem(value: object) -> InputProblem | None:
             "documentation, where '*' hides digits. Send the real instance ID",
         )
     if _ALLOWED.fullmatch(value):
-        if value.casefold() in _PLACEHOLDERS:
+        if _is_placeholder(value):
             return InputProblem(
                 "InvalidParameter.InstanceId",
-                f"InstanceId {value!r} is what a template or serializer writes for a missing "
-                "value, not an instance's ID: check what fills in the InstanceId",
-            )
-        if _is_template_word(value):
-            return InputProblem(
-                "InvalidParameter.InstanceId",
-                f"InstanceId {value!r} is a placeholder from an example or a template, not an "
-                "instance's ID: fill in the real one",
+                f"InstanceId {value!r} is a placeholder, what a serializer, an example or a "
+                "template leaves for a missing value, not an instance's ID: check what fills "
+                "in the InstanceId",
             )
         if _LETTER_OR_DIGIT.search(value):
             return None

@@ -283,7 +283,7 @@ def test_timeout_fits_the_retry_budget(props: dict[str, Any]) -> None:
     # slow CAMS still gets one complete try; beyond a minute an instance only waits longer.
     assert 16 <= props["timeout"] <= 60
     initializer_timeout = props["instanceLifecycleConfig"]["initializer"]["timeout"]
-    # Ten times the ~0.25 s the initializer takes on two cores (0.1 vCPU), and more.
+    # The initializer takes ~0.25 s on two cores, so ~2.5 s at 0.1 vCPU: ten times that.
     assert 10 * 2.5 <= initializer_timeout <= props["timeout"]
 
 

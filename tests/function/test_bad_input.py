@@ -1177,6 +1177,8 @@ def test_another_name_for_a_dry_run_is_refused(
         pytest.param({"InstanceId": "i-1", "dyrRun": "true"}, "dyrRun", id="transposed"),
         pytest.param({"InstanceId": "i-1", "checkOnly": "On"}, "checkOnly", id="check-only"),
         pytest.param({"InstanceId": "i-1", "test": True}, "test", id="test"),
+        pytest.param({"InstanceId": "i-1", "delete": "  false   "}, "delete", id="padded"),
+        pytest.param({"InstanceId": "i-1", "DryRum": "y"}, "DryRum", id="y"),
         pytest.param(
             _cloud_event_with({"InstanceId": "i-1", "proceed": False}),
             "data.proceed",

@@ -60,18 +60,18 @@ POOL = (
     PROTECTED.lower(),
 )
 MISSING = object()
-# What templates and serializers write for a missing value: refused as an InstanceId.
-MISSING_VALUE_WORDS = ("null", "none", "nil", "undefined", "nan", "true", "false")
-# And what examples and templates leave there, read without case, "-", "_" or ".".
-TEMPLATE_WORDS = frozenset(
-    {"string", "instanceid", "yourinstanceid", "myinstanceid", "replaceme", "changeme"}
+# What serializers, examples and templates write for a missing value, read without case,
+# "-", "_" or ".": refused as an InstanceId.
+PLACEHOLDER_WORDS = frozenset(
+    {"null", "none", "nil", "undefined", "nan", "true", "false"}
+    | {"string", "instanceid", "yourinstanceid", "myinstanceid", "replaceme", "changeme"}
     | {"placeholder", "example", "todo", "tbd"}
 )
 
 
-def is_template_word(value: str) -> bool:
+def is_placeholder(value: str) -> bool:
     letters = "".join(char for char in value.lower() if char not in "-_.")
-    return letters in TEMPLATE_WORDS or (len(letters) >= 3 and set(letters) == {"x"})
+    return letters in PLACEHOLDER_WORDS or (len(letters) >= 3 and set(letters) == {"x"})
 
 
 MAX_BODY_BYTES = 64 * 1024
@@ -86,8 +86,7 @@ def is_valid_id(value: object) -> bool:
         and 1 <= len(value) <= 64
         and all(char in ALLOWED_CHARACTERS for char in value)
         and any(char.isascii() and char.isalnum() for char in value)
-        and value.lower() not in MISSING_VALUE_WORDS
-        and not is_template_word(value)
+        and not is_placeholder(value)
     )
 
 
@@ -226,6 +225,7 @@ object_keys = any_text.filter(
         and not is_instance_id_name(key)
         and not flags.mentions_dry_run(key)
         and not flags.is_dry_run_synonym(key)
+        and not flags.is_go_ahead_name(key)
         and not flags.names_instance_ids(key)
         and not flags.names_other_instances(key)
         and not flags.may_be_instance_id_name(key)
@@ -298,13 +298,13 @@ def names_an_instance(value: object) -> bool:
 
 # A field of the request's own that says yes or no, under a name nothing reads, may say not
 # to delete ("delete": false): the request is refused.
-SWITCH_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+SWITCH_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "on", "off"})
 
 
 def holds_a_switch(container: Mapping[str, Any]) -> bool:
     return any(
         isinstance(value, bool)
-        or (isinstance(value, str) and value.strip().lower() in SWITCH_WORDS)
+        or (isinstance(value, str) and len(value) <= 64 and value.strip().lower() in SWITCH_WORDS)
         for key, value in container.items()
         if key != "InstanceId"
     )
