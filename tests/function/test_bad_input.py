@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from cams_emulator import CamsEmulator
 from tests.conftest import Invoke, assert_valid_result, event_bytes, load_event
 
 BAD_INSTANCE_IDS = [
@@ -1153,6 +1154,14 @@ def test_another_name_for_a_dry_run_is_refused(
     THEN it is refused with InvalidParameter.DryRun naming the field, and nothing is
     deleted: the function reads only DryRun, and a dry run it would not read must not
     become a deletion."""
+    assert_refused_as_a_dry_run(emulator, invoke, event, f"{location} may ask for a dry run")
+
+
+def assert_refused_as_a_dry_run(
+    emulator: CamsEmulator, invoke: Invoke, event: object, problem: str
+) -> None:
+    """The event naming i-1 is refused with InvalidParameter.DryRun saying `problem` and
+    how to ask for a dry run, naming i-1, and CAMS is not called."""
     emulator.add_instances("i-1")
 
     run = invoke(event)
@@ -1161,7 +1170,8 @@ def test_another_name_for_a_dry_run_is_refused(
     document = run.result["Results"][0] if "Results" in run.result else run.result
     assert_valid_result(document)
     assert document["Code"] == "InvalidParameter.DryRun"
-    assert f"{location} may ask for a dry run" in document["Message"]
+    assert document["InstanceId"] == "i-1"
+    assert problem in document["Message"]
     assert '"DryRun": true' in document["Message"]
     assert emulator.journal() == []
     assert emulator.instances() == {"i-1"}
@@ -1203,19 +1213,7 @@ def test_a_yes_or_no_field_nothing_reads_is_refused(
     WHEN the function receives it
     THEN it is refused with InvalidParameter.DryRun naming the field, and nothing is
     deleted: the function cannot tell such a switch from one it would wrongly ignore."""
-    emulator.add_instances("i-1")
-
-    run = invoke(event)
-
-    assert run.result is not None
-    document = run.result["Results"][0] if "Results" in run.result else run.result
-    assert_valid_result(document)
-    assert document["Code"] == "InvalidParameter.DryRun"
-    assert document["InstanceId"] == "i-1"
-    assert f"{location} says yes or no" in document["Message"]
-    assert '"DryRun": true' in document["Message"]
-    assert emulator.journal() == []
-    assert emulator.instances() == {"i-1"}
+    assert_refused_as_a_dry_run(emulator, invoke, event, f"{location} says yes or no")
 
 
 def test_a_dry_run_flag_on_a_timer_event_counts(emulator, invoke: Invoke):
