@@ -231,6 +231,10 @@ def _cloud_event_data(raw: Mapping[str, Any], event_id: str | None) -> object:
     return json_or_text(data)
 
 
+# What to send instead of a field that may ask for a dry run under a name nothing reads.
+_DRY_RUN_OR_NONE = 'send "DryRun": true beside the InstanceId for a dry run, or leave the field out'
+
+
 def unread_refusal(
     unread: Unread, event_id: str | None = None, instance_id: object = None
 ) -> DeletionResult:
@@ -255,14 +259,14 @@ def unread_refusal(
             f"{unread.location} may ask for a dry run, but the function reads one only as "
             "DryRun, so it would be ignored"
         )
-        fix = 'send "DryRun": true beside the InstanceId for a dry run, or leave the field out'
+        fix = _DRY_RUN_OR_NONE
     elif unread.kind == "switch":
         problem = (
             f"{unread.location} says yes or no, but the function reads no such field (only "
             "InstanceId and DryRun), and it may say not to delete (a misspelt DryRun, or "
             '"delete": false), so it would be ignored'
         )
-        fix = 'send "DryRun": true beside the InstanceId for a dry run, or leave the field out'
+        fix = _DRY_RUN_OR_NONE
     elif unread.kind == "pair":
         problem = (
             f"{unread.location} and its value name a dry-run flag as a name/value pair, "
